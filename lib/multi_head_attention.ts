@@ -1,0 +1,348 @@
+import {
+  isPlainObject,
+  isShared,
+  optionalBoolean,
+  positiveInteger,
+  rangeError,
+  rejectUnknownKeys,
+  shapeString,
+  typeError,
+} from './is';
+import { checkKeyPaddingMask, planAttentionMask, type Mask } from './masks';
+import { binding, type NativeForwardArgs, type NativeLayer } from './native';
+import { checkTensor, Tensor, type TensorLike } from './tensor';
+import {
+  checkWeights,
+  fromTorchStateDict,
+  glorotInit,
+  toTensors,
+  type LayerDims,
+  type TorchOptions,
+  type TorchStateDict,
+  type Weights,
+  type WeightsInput,
+} from './weights';
+
+/** Constructor options, with Keras's names in camelCase. */
+export interface MultiHeadAttentionOptions {
+  /** Number of heads, h. */
+  numHeads: number;
+  /** Per-head size of queries and keys, d_k. */
+  keyDim: number;
+  /** Per-head size of values, d_v. Default: keyDim. */
+  valueDim?: number;
+  /** Feature size of the query input. Default: numHeads * keyDim. */
+  queryDim?: number;
+  /** Feature size of the key input. Default: valueInputDim. */
+  keyInputDim?: number;
+  /** Feature size of the value input. Default: queryDim. */
+  valueInputDim?: number;
+  /** Feature size of the output. Default: queryDim. */
+  outputDim?: number;
+  /** Whether the projections have biases. Default: true. */
+  useBias?: boolean;
+  /** Seed of the glorot-uniform kernel initialization (biases start at zero). Default: 0. */
+  seed?: number;
+  /** Most threads one call of this layer uses. Default: all of the process-wide pool (see setThreads). */
+  threads?: number;
+}
+
+/** Options of forward() and forwardSync(). */
+export interface ForwardOptions {
+  /** [B, S, valueInputDim]. Default: query (self-attention). */
+  value?: TensorLike;
+  /** [B, S, keyInputDim]. Default: value. */
+  key?: TensorLike;
+  /** 1 = may attend. [T, S], [B, T, S], [B, 1, T, S] or [B, H, T, S]; a flat Uint8Array or { data, shape }. */
+  attentionMask?: Mask;
+  /** [B, S], 1 = a real token, 0 = padding (the opposite of PyTorch's key_padding_mask). */
+  keyPaddingMask?: Mask;
+  /** Query t may attend key s <= t + (S - T) (bottom-right aligned). Default: false. */
+  causal?: boolean;
+  /** Also return the softmax weights [B, H, T, S]. Default: false. */
+  returnAttentionScores?: boolean;
+  /** A caller-owned Float32Array of B * T * outputDim elements to write the output into. */
+  out?: Float32Array;
+  /** Rejects the call with an AbortError when aborted before it completes. */
+  signal?: AbortSignal;
+}
+
+export interface AttentionResult {
+  /** [B, T, outputDim]. */
+  output: Tensor;
+  /** [B, H, T, S], present when returnAttentionScores was true. */
+  attentionScores?: Tensor;
+}
+
+export type AttentionResultWithScores = Required<AttentionResult>;
+
+const CONSTRUCTOR_KEYS = [
+  'numHeads', 'keyDim', 'valueDim', 'queryDim', 'keyInputDim', 'valueInputDim', 'outputDim', 'useBias', 'seed',
+  'threads',
+] as const;
+const FORWARD_KEYS = [
+  'value', 'key', 'attentionMask', 'keyPaddingMask', 'causal', 'returnAttentionScores', 'out', 'signal',
+] as const;
+const TORCH_KEYS = ['numHeads', 'embedDim', 'kdim', 'vdim', 'bias'] as const;
+const MAX_THREADS = 4096;
+
+/** One forward, validated: what the native call needs, plus what the result is built from. */
+interface Plan {
+  args: NativeForwardArgs;
+  outputShape: number[];
+  scoresShape?: number[];
+  out?: Float32Array;
+}
+
+/**
+ * Multi-head attention (Vaswani et al. 2017, §3.2.2) with Keras's options and weight layout.
+ *
+ * @example
+ * const mha = new MultiHeadAttention({ numHeads: 8, keyDim: 64 });
+ * const query = new Tensor(new Float32Array(2 * 5 * 512), [2, 5, 512]);
+ * const { output } = await mha.forward(query, { causal: true });   // output.shape: [2, 5, 512]
+ * @throws {TypeError} for an option of the wrong type or an unknown option
+ * @throws {RangeError} for a size out of range
+ */
+export class MultiHeadAttention {
+  readonly numHeads: number;
+  readonly keyDim: number;
+  readonly valueDim: number;
+  readonly queryDim: number;
+  readonly keyInputDim: number;
+  readonly valueInputDim: number;
+  readonly outputDim: number;
+  readonly useBias: boolean;
+  readonly threads: number | undefined;
+  #native: NativeLayer | undefined;
+
+  constructor(options: MultiHeadAttentionOptions) {
+    if (!isPlainObject(options)) throw typeError('options', 'an object with numHeads and keyDim', options);
+    rejectUnknownKeys('MultiHeadAttention options', options, CONSTRUCTOR_KEYS);
+    const maxDim = 2 ** 24;
+    this.numHeads = positiveInteger('numHeads', options.numHeads, maxDim);
+    this.keyDim = positiveInteger('keyDim', options.keyDim, maxDim);
+    const dim = (name: keyof MultiHeadAttentionOptions, fallback: number) =>
+      options[name] === undefined ? fallback : positiveInteger(name, options[name], maxDim);
+    this.valueDim = dim('valueDim', this.keyDim);
+    this.queryDim = dim('queryDim', this.numHeads * this.keyDim);
+    this.valueInputDim = dim('valueInputDim', this.queryDim);
+    this.keyInputDim = dim('keyInputDim', this.valueInputDim);
+    this.outputDim = dim('outputDim', this.queryDim);
+    this.useBias = optionalBoolean('useBias', options.useBias, true);
+    this.threads = options.threads === undefined ? undefined : positiveInteger('threads', options.threads, MAX_THREADS);
+    const seed = options.seed ?? 0;
+    if (typeof seed !== 'number') throw typeError('seed', 'an integer', seed);
+    if (!Number.isSafeInteger(seed)) throw rangeError('seed', 'a safe integer', String(seed));
+    this.#native = new binding.Layer(this.#dims(), glorotInit(this.#dims(), seed));
+  }
+
+  /**
+   * A layer holding the weights of a torch.nn.MultiheadAttention (batch_first semantics: our tensors are
+   * [B, T, E]). Pass `in_proj_weight` when kdim and vdim equal embedDim, else q/k/v_proj_weight.
+   *
+   * @example
+   * const mha = MultiHeadAttention.fromTorch(stateDict, { numHeads: 8, embedDim: 512 });
+   * @throws {TypeError} for a missing or unexpected state_dict key
+   * @throws {RangeError} for a weight of the wrong shape
+   */
+  static fromTorch(
+    stateDict: TorchStateDict,
+    options: TorchOptions & Pick<MultiHeadAttentionOptions, 'threads'>,
+  ): MultiHeadAttention {
+    if (!isPlainObject(options)) throw typeError('options', 'an object with numHeads and embedDim', options);
+    rejectUnknownKeys('fromTorch options', options, [...TORCH_KEYS, 'threads']);
+    const numHeads = positiveInteger('numHeads', options.numHeads);
+    const embedDim = positiveInteger('embedDim', options.embedDim);
+    if (embedDim % numHeads !== 0) {
+      throw rangeError('embedDim', `a multiple of numHeads (${numHeads})`, String(embedDim));
+    }
+    const kdim = options.kdim === undefined ? embedDim : positiveInteger('kdim', options.kdim);
+    const vdim = options.vdim === undefined ? embedDim : positiveInteger('vdim', options.vdim);
+    const bias = optionalBoolean('bias', options.bias, true);
+    const weights = fromTorchStateDict(stateDict, { numHeads, embedDim, kdim, vdim, bias });
+    const mha = new MultiHeadAttention({
+      numHeads,
+      keyDim: embedDim / numHeads,
+      queryDim: embedDim,
+      keyInputDim: kdim,
+      valueInputDim: vdim,
+      outputDim: embedDim,
+      useBias: bias,
+      threads: options.threads,
+    });
+    mha.#replace(weights);
+    return mha;
+  }
+
+  /**
+   * Replaces the weights (Keras layout; see getWeights). They are copied and prepared once, here.
+   * @throws {TypeError} for a missing, unknown or non-Float32Array weight
+   * @throws {RangeError} for a weight of the wrong shape
+   */
+  setWeights(weights: WeightsInput): void {
+    this.#live();
+    this.#replace(checkWeights(weights, this.#dims()));
+  }
+
+  /** Copies of the weights in the Keras layout: query.kernel [queryDim, numHeads, keyDim], etc. */
+  getWeights(): Weights {
+    return toTensors(this.#live().getWeights(), this.#dims());
+  }
+
+  /**
+   * Attention of `query` over `key`/`value`, computed on the fastmha thread pool; the JS thread stays free.
+   * Inputs not backed by a SharedArrayBuffer are copied once before queuing, so the caller may reuse them at once.
+   *
+   * @example
+   * const { output, attentionScores } = await mha.forward(target, { value: source, returnAttentionScores: true });
+   * @throws nothing: bad input rejects the promise with a TypeError or RangeError; an aborted signal with its reason
+   */
+  forward(query: TensorLike, options: ForwardOptions & { returnAttentionScores: true }): Promise<AttentionResultWithScores>;
+  forward(query: TensorLike, options?: ForwardOptions): Promise<AttentionResult>;
+  forward(query: TensorLike, options: ForwardOptions = {}): Promise<AttentionResult> {
+    let plan: Plan;
+    let layer: NativeLayer;
+    try {
+      layer = this.#live();
+      plan = this.#plan(query, options);
+      options.signal?.throwIfAborted();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const args = { ...plan.args };
+    // The pool reads inputs after this call returns: an ordinary ArrayBuffer could be detached or transferred by
+    // then, so it is copied; a SharedArrayBuffer cannot be, so it is read in place.
+    const copies = new Map<ArrayBufferView, ArrayBufferView>();
+    const stable = <T extends Float32Array | Uint8Array>(a: T | undefined): T | undefined => {
+      if (a === undefined || isShared(a)) return a;
+      if (!copies.has(a)) copies.set(a, a.slice());
+      return copies.get(a) as T;
+    };
+    args.query = stable(args.query)!;
+    args.key = stable(args.key)!;
+    args.value = stable(args.value)!;
+    args.mask = stable(args.mask);
+    args.keyPadding = stable(args.keyPadding);
+    const callerOut = plan.out;
+    if (callerOut && !isShared(callerOut)) args.output = new Float32Array(callerOut.length);
+
+    const signal = options.signal;
+    const work = layer.forward(args).then(() => {
+      if (callerOut && callerOut !== args.output) {
+        if (callerOut.length !== args.output.length) {
+          throw typeError('out', `an attached Float32Array of length ${args.output.length}`, callerOut);
+        }
+        callerOut.set(args.output);
+      }
+      return this.#result(plan, callerOut ?? args.output, args.scores);
+    });
+    if (!signal) return work;
+    return new Promise<AttentionResult>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  /**
+   * The same result as forward(), computed before returning: zero-copy both ways. For worker threads and
+   * scripts; on a server's main thread it blocks the event loop for the whole computation.
+   * @throws {TypeError} for an argument of the wrong type
+   * @throws {RangeError} for an argument of the wrong shape
+   */
+  forwardSync(query: TensorLike, options: ForwardOptions & { returnAttentionScores: true }): AttentionResultWithScores;
+  forwardSync(query: TensorLike, options?: ForwardOptions): AttentionResult;
+  forwardSync(query: TensorLike, options: ForwardOptions = {}): AttentionResult {
+    const layer = this.#live();
+    const plan = this.#plan(query, options);
+    options.signal?.throwIfAborted();
+    layer.forwardSync(plan.args);
+    return this.#result(plan, plan.args.output, plan.args.scores);
+  }
+
+  /** Frees the weights; later calls throw. Calls already queued complete. */
+  dispose(): void {
+    this.#native?.dispose();
+    this.#native = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #dims(): LayerDims {
+    const { numHeads, keyDim, valueDim, queryDim, keyInputDim, valueInputDim, outputDim, useBias } = this;
+    return { numHeads, keyDim, valueDim, queryDim, keyInputDim, valueInputDim, outputDim, useBias };
+  }
+
+  #live(): NativeLayer {
+    if (!this.#native) throw new Error('fastmha: this MultiHeadAttention has been disposed');
+    return this.#native;
+  }
+
+  #replace(weights: Record<string, Float32Array>): void {
+    const next = new binding.Layer(this.#dims(), weights);
+    this.#native?.dispose();
+    this.#native = next;
+  }
+
+  #result(plan: Plan, output: Float32Array, scores: Float32Array | undefined): AttentionResult {
+    const result: AttentionResult = { output: new Tensor(output, plan.outputShape) };
+    if (scores) result.attentionScores = new Tensor(scores, plan.scoresShape!);
+    return result;
+  }
+
+  #plan(query: TensorLike, options: ForwardOptions): Plan {
+    if (!isPlainObject(options)) throw typeError('options', 'an object', options);
+    rejectUnknownKeys('forward options', options, FORWARD_KEYS);
+    const [B, T] = checkTensor('query', query, [null, null, this.queryDim], `[B, T, ${this.queryDim}] (queryDim ${this.queryDim})`);
+    const value = (options.value ?? query) as TensorLike;
+    const [, S] = checkTensor(
+      'value', value, [B, null, this.valueInputDim], `[${B}, S, ${this.valueInputDim}] (batch of query, valueInputDim)`,
+    );
+    const key = (options.key ?? value) as TensorLike;
+    checkTensor('key', key, [B, S, this.keyInputDim], `[${B}, ${S}, ${this.keyInputDim}] (batch of query, length of value, keyInputDim)`);
+    const H = this.numHeads;
+    const args: NativeForwardArgs = {
+      batch: B,
+      queryLen: T,
+      keyLen: S,
+      threads: this.threads ?? MAX_THREADS,
+      causal: optionalBoolean('causal', options.causal, false),
+      query: query.data,
+      key: key.data,
+      value: value.data,
+      output: new Float32Array(0),
+    };
+    const outputSize = B * T * this.outputDim;
+    const outputShape = [B, T, this.outputDim];
+    let out: Float32Array | undefined;
+    if (options.out !== undefined) {
+      if (!(options.out instanceof Float32Array)) throw typeError('out', 'a Float32Array', options.out);
+      if (options.out.length !== outputSize) {
+        throw rangeError('out', `a Float32Array of shape ${shapeString(outputShape)} (length ${outputSize})`,
+          `length ${options.out.length}`);
+      }
+      out = options.out;
+    }
+    args.output = out ?? new Float32Array(outputSize);
+    let scoresShape: number[] | undefined;
+    if (optionalBoolean('returnAttentionScores', options.returnAttentionScores, false)) {
+      scoresShape = [B, H, T, S];
+      args.scores = new Float32Array(B * H * T * S);
+    }
+    if (options.attentionMask !== undefined) {
+      const m = planAttentionMask(options.attentionMask, { B, H, T, S });
+      args.mask = m.data;
+      args.maskStrideB = m.strideB;
+      args.maskStrideH = m.strideH;
+      args.maskStrideT = m.strideT;
+    }
+    if (options.keyPaddingMask !== undefined) args.keyPadding = checkKeyPaddingMask(options.keyPaddingMask, B, S);
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      throw typeError('signal', 'an AbortSignal', options.signal);
+    }
+    return { args, outputShape, scoresShape, out };
+  }
+}

@@ -1,0 +1,81 @@
+import { rangeError, shapeString, typeError, isPlainObject } from './is';
+
+/** A row-major tensor: a flat `Float32Array` and its shape. Any object of this form is accepted as input. */
+export interface TensorLike {
+  readonly data: Float32Array;
+  readonly shape: readonly number[];
+}
+
+/**
+ * A row-major float32 tensor over a `Float32Array`, never copied: `data` may be a view with a byteOffset or
+ * backed by a SharedArrayBuffer.
+ *
+ * @example
+ * const x = new Tensor(new Float32Array(2 * 5 * 512), [2, 5, 512]);
+ * @throws {TypeError} when data is not a Float32Array or shape not an array of integers
+ * @throws {RangeError} when the shape's element count differs from data.length
+ */
+export class Tensor implements TensorLike {
+  readonly data: Float32Array;
+  readonly shape: readonly number[];
+
+  constructor(data: Float32Array, shape: readonly number[]) {
+    if (!(data instanceof Float32Array)) throw typeError('data', 'a Float32Array', data);
+    checkShape('shape', shape);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (size !== data.length) {
+      throw rangeError('data', `${size} elements for shape ${shapeString(shape)}`, `${data.length}`);
+    }
+    this.data = data;
+    this.shape = Object.freeze([...shape]);
+  }
+
+  /** A zero-filled tensor of the given shape. */
+  static zeros(shape: readonly number[]): Tensor {
+    checkShape('shape', shape);
+    return new Tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return this.data.length;
+  }
+}
+
+function checkShape(name: string, shape: unknown): asserts shape is readonly number[] {
+  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number')) {
+    throw typeError(name, 'an array of integers', shape);
+  }
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw rangeError(name, 'non-negative integer dimensions', shapeString(shape));
+  }
+}
+
+/**
+ * Checks a tensor argument: `{ data: Float32Array, shape }` of the given rank, each dimension equal to the
+ * expected one where that is a number (null: any size >= 1). Returns its shape.
+ */
+export function checkTensor(
+  name: string,
+  value: unknown,
+  expected: readonly (number | null)[],
+  expectedText: string,
+): readonly number[] {
+  if (!isPlainObject(value) && !(value instanceof Tensor)) {
+    throw typeError(name, `a tensor { data: Float32Array, shape: ${expectedText} }`, value);
+  }
+  const { data, shape } = value as { data: unknown; shape: unknown };
+  if (!(data instanceof Float32Array)) throw typeError(`${name}.data`, 'a Float32Array', data);
+  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number')) {
+    throw typeError(`${name}.shape`, 'an array of integers', shape);
+  }
+  const matches =
+    shape.length === expected.length &&
+    shape.every((d: number, i) => Number.isInteger(d) && d >= 1 && (expected[i] === null || expected[i] === d));
+  if (!matches) throw rangeError(`${name}.shape`, expectedText, shapeString(shape));
+  const size = shape.reduce((a: number, b: number) => a * b, 1);
+  if (size !== data.length) {
+    throw rangeError(`${name}.data`, `${size} elements for shape ${shapeString(shape)}`, `length ${data.length}`);
+  }
+  return shape;
+}

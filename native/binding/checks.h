@@ -1,0 +1,44 @@
+// Argument checks at the Node-API boundary: the TypeScript layer validates first, these catch what it cannot
+// guarantee (detached buffers, lengths, shapes whose element counts overflow) and calls that bypass it.
+// Each throws a TypeError or RangeError naming the argument, as the TypeScript checks do.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+
+namespace fastmha {
+namespace binding {
+
+[[noreturn]] void throwType(Napi::Env env, const std::string& name, const std::string& expected, Napi::Value got);
+[[noreturn]] void throwRange(Napi::Env env, const std::string& message);
+
+Napi::Object requireObject(Napi::Value v, const std::string& name);
+// A finite integer in [min, max].
+int64_t requireInt(Napi::Object o, const char* key, int64_t min, int64_t max);
+bool requireBool(Napi::Object o, const char* key);
+
+// product of the factors, or a RangeError when it exceeds what one typed array can hold
+int64_t checkedElements(Napi::Env env, const std::string& name, std::initializer_list<int64_t> dims);
+
+// A Float32Array (or Uint8Array) of exactly `length` elements whose memory is still attached; null when the
+// key is absent and `optional`.
+Napi::TypedArray requireArray(Napi::Object o, const char* key, napi_typedarray_type type, int64_t length,
+                              bool optional = false);
+// Like requireArray, for arrays that are read at strided offsets: at least `minLength` elements.
+Napi::TypedArray requireArrayAtLeast(Napi::Object o, const char* key, napi_typedarray_type type, int64_t minLength,
+                                     bool optional = false);
+
+// The element pointer of a typed array (its byteOffset applied); works for SharedArrayBuffer-backed arrays too.
+template <typename T>
+T* dataOf(Napi::TypedArray a) {
+  if (a.IsEmpty()) return nullptr;
+  void* data = nullptr;
+  NAPI_THROW_IF_FAILED(a.Env(), napi_get_typedarray_info(a.Env(), a, nullptr, nullptr, &data, nullptr, nullptr),
+                       nullptr);
+  return static_cast<T*>(data);
+}
+
+}  // namespace binding
+}  // namespace fastmha

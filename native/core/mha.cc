@@ -1,0 +1,87 @@
+#include "mha.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace fastmha {
+namespace {
+
+std::vector<float> copyBias(const float* bias, int64_t n) {
+  return bias ? std::vector<float>(bias, bias + n) : std::vector<float>();
+}
+
+void copyOut(const std::vector<float>& from, float* to) {
+  if (to && !from.empty()) std::memcpy(to, from.data(), from.size() * sizeof(float));
+}
+
+const float* orNull(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
+
+}  // namespace
+
+Layer::Layer(const LayerDims& d, const WeightsView& w)
+    : dims_(d),
+      queryKernel_(w.queryKernel, d.queryDim, d.numHeads * d.keyDim),
+      keyKernel_(w.keyKernel, d.keyInputDim, d.numHeads * d.keyDim),
+      valueKernel_(w.valueKernel, d.valueInputDim, d.numHeads * d.valueDim),
+      outputKernel_(w.outputKernel, d.numHeads * d.valueDim, d.outputDim),
+      queryBias_(copyBias(d.useBias ? w.queryBias : nullptr, d.numHeads * d.keyDim)),
+      keyBias_(copyBias(d.useBias ? w.keyBias : nullptr, d.numHeads * d.keyDim)),
+      valueBias_(copyBias(d.useBias ? w.valueBias : nullptr, d.numHeads * d.valueDim)),
+      outputBias_(copyBias(d.useBias ? w.outputBias : nullptr, d.outputDim)) {}
+
+void Layer::getWeights(float* queryKernel, float* queryBias, float* keyKernel, float* keyBias, float* valueKernel,
+                       float* valueBias, float* outputKernel, float* outputBias) const {
+  queryKernel_.unpack(queryKernel);
+  keyKernel_.unpack(keyKernel);
+  valueKernel_.unpack(valueKernel);
+  outputKernel_.unpack(outputKernel);
+  copyOut(queryBias_, queryBias);
+  copyOut(keyBias_, keyBias);
+  copyOut(valueBias_, valueBias);
+  copyOut(outputBias_, outputBias);
+}
+
+size_t Layer::bytes() const {
+  return queryKernel_.bytes() + keyKernel_.bytes() + valueKernel_.bytes() + outputKernel_.bytes() +
+         (queryBias_.size() + keyBias_.size() + valueBias_.size() + outputBias_.size()) * sizeof(float);
+}
+
+void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) const {
+  const LayerDims& d = dims_;
+  const int64_t queryRows = f.batch * f.queryLen, keyRows = f.batch * f.keyLen;
+  const int64_t qkWidth = d.numHeads * d.keyDim, vWidth = d.numHeads * d.valueDim;
+
+  // Workspace: projected queries, keys, values and the concatenated heads (the context).
+  std::vector<float> queries(queryRows * qkWidth), keys(keyRows * qkWidth), values(keyRows * vWidth),
+      context(queryRows * vWidth);
+  gemm(queryRows, f.query, d.queryDim, queryKernel_, orNull(queryBias_), queries.data(), qkWidth, pool, maxThreads);
+  gemm(keyRows, f.key, d.keyInputDim, keyKernel_, orNull(keyBias_), keys.data(), qkWidth, pool, maxThreads);
+  gemm(keyRows, f.value, d.valueInputDim, valueKernel_, orNull(valueBias_), values.data(), vWidth, pool, maxThreads);
+
+  AttentionArgs a;
+  a.batch = f.batch;
+  a.heads = d.numHeads;
+  a.queryLen = f.queryLen;
+  a.keyLen = f.keyLen;
+  a.keyDim = d.keyDim;
+  a.valueDim = d.valueDim;
+  a.queries = queries.data();
+  a.keys = keys.data();
+  a.values = values.data();
+  a.queryStride = qkWidth;
+  a.keyStride = qkWidth;
+  a.valueStride = vWidth;
+  a.context = context.data();
+  a.scores = f.scores;
+  a.mask = f.mask;
+  a.keyPadding = f.keyPadding;
+  a.causal = f.causal;
+  a.scale = 1.0f / std::sqrt(static_cast<float>(d.keyDim));
+  attention(a, pool, maxThreads);
+
+  gemm(queryRows, context.data(), vWidth, outputKernel_, orNull(outputBias_), f.output, d.outputDim, pool,
+       maxThreads);
+}
+
+}  // namespace fastmha

@@ -1,0 +1,99 @@
+// Tests of native/core on its own (no Node): the GEMM against a double-precision loop, the thread pool's
+// coverage of every index. Prints one line per failure and "core tests: N passed, M failed".
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "../cpu.h"
+#include "../gemm.h"
+#include "../thread_pool.h"
+
+using namespace fastmha;
+
+static int passed = 0, failed = 0;
+
+static void check(bool ok, const char* what, long a = 0, long b = 0, long c = 0) {
+  if (ok) {
+    ++passed;
+  } else {
+    ++failed;
+    std::printf("FAIL %s (%ld %ld %ld)\n", what, a, b, c);
+  }
+}
+
+static void testGemm(std::mt19937& rng, ThreadPool& pool, int64_t M, int64_t N, int64_t K, int64_t padA, bool bias) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  const int64_t lda = K + padA, ldc = N + 3;
+  std::vector<float> A(M * lda), B(K * N), C(M * ldc, std::nanf("")), b(N);
+  for (auto& x : A) x = u(rng);
+  for (auto& x : B) x = u(rng);
+  for (auto& x : b) x = u(rng);
+  PackedMatrix packed(B.data(), K, N);
+  gemm(M, A.data(), lda, packed, bias ? b.data() : nullptr, C.data(), ldc, pool, pool.threads());
+  double worst = 0;
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t j = 0; j < N; ++j) {
+      double ref = bias ? b[j] : 0;
+      for (int64_t k = 0; k < K; ++k) ref += double(A[i * lda + k]) * B[k * N + j];
+      const double err = std::fabs(C[i * ldc + j] - ref) / (1 + std::fabs(ref));
+      worst = std::isnan(err) ? INFINITY : std::max(worst, err);
+    }
+    // The padding between rows of C is never written.
+    for (int64_t j = N; j < ldc && i + 1 < M; ++j) worst = std::isnan(C[i * ldc + j]) ? worst : INFINITY;
+  }
+  check(worst < 1e-5 * std::sqrt(double(K)) + 1e-6, "gemm", M, N, K);
+}
+
+static void testParallelFor(ThreadPool& pool, int64_t n, int64_t grain, int maxThreads) {
+  std::vector<int> hits(n, 0);
+  pool.parallelFor(n, grain, maxThreads, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) ++hits[i];
+  });
+  bool once = true;
+  for (int h : hits) once = once && h == 1;
+  check(once, "parallelFor covers each index once", n, grain, maxThreads);
+}
+
+int main() {
+  std::mt19937 rng(12345);
+  ThreadPool pool(3);
+  const int64_t sizes[][3] = {{1, 1, 1}, {1, 7, 3}, {3, 1, 5}, {17, 33, 13}, {64, 64, 64}, {257, 31, 129}, {5, 300, 2}};
+  for (auto& s : sizes) {
+    testGemm(rng, pool, s[0], s[1], s[2], 0, true);
+    testGemm(rng, pool, s[0], s[1], s[2], 5, false);
+  }
+  for (int64_t n : {1, 2, 17, 1000}) {
+    for (int64_t grain : {1, 3, 64}) {
+      for (int threads : {1, 2, 3, 8}) testParallelFor(pool, n, grain, threads);
+    }
+  }
+  pool.resize(1);
+  testParallelFor(pool, 100, 1, 8);
+  pool.resize(4);
+  testParallelFor(pool, 100, 1, 8);
+  testGemm(rng, pool, 33, 17, 9, 1, true);
+
+  int ran = 0;
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<int> order;
+  for (int i = 0; i < 5; ++i) {
+    pool.submit([&, i] {
+      std::lock_guard<std::mutex> lock(m);
+      order.push_back(i);
+      if (++ran == 5) cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(m);
+    cv.wait(lock, [&] { return ran == 5; });
+  }
+  check(order == std::vector<int>({0, 1, 2, 3, 4}), "submitted jobs run in order");
+  check(availableCpus() >= 1, "availableCpus");
+  check(kernels().sgemm != nullptr, "dispatch table filled");
+
+  std::printf("core tests: %d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,71 @@
+// The process-wide compute pool: persistent workers for parallel_for, and one dispatcher thread that runs
+// submitted jobs (async forwards) in FIFO order, so concurrent calls queue fairly instead of oversubscribing.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace fastmha {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  // Runs fn(begin, end) over [0, n) in chunks of `grain`, on at most maxThreads threads (the caller is one of
+  // them). Chunks are handed out from an atomic counter, so uneven chunks balance themselves.
+  // One parallel region runs at a time; concurrent callers wait their turn rather than oversubscribing.
+  void parallelFor(int64_t n, int64_t grain, int maxThreads, const std::function<void(int64_t, int64_t)>& fn);
+
+  // Queues a job for the dispatcher thread; jobs run one after another in submission order.
+  void submit(std::function<void()> job);
+
+  int threads() const { return threads_.load(); }
+  // Takes effect for the next parallel region; waits for the region in progress.
+  void resize(int threads);
+
+ private:
+  struct Region {
+    const std::function<void(int64_t, int64_t)>* fn = nullptr;
+    int64_t n = 0, grain = 1;
+    std::atomic<int64_t> next{0};
+    int helpers = 0;  // workers allowed to join this region
+  };
+  void workerLoop(int index);
+  void dispatcherLoop();
+  void runChunks(Region& r);
+  void startWorkers(int count);
+  void stopWorkers();
+
+  std::atomic<int> threads_;
+  std::mutex regionMutex_;  // serializes parallel regions
+  std::mutex m_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> workers_;
+  Region* region_ = nullptr;
+  uint64_t generation_ = 0;
+  int active_ = 0;  // workers still inside the current region
+  bool stopping_ = false;
+
+  std::mutex jobsMutex_;
+  std::condition_variable jobsCv_;
+  std::deque<std::function<void()>> jobs_;
+  std::thread dispatcher_;
+  bool jobsStopping_ = false;
+};
+
+// The one pool of the process, created on first use and never destroyed: its threads may still be running
+// a job for another worker thread's environment when static destructors run at exit.
+ThreadPool& globalPool();
+// CPUs this process may use: the affinity mask, capped by a cgroup v2/v1 CPU quota.
+int availableCpus();
+
+}  // namespace fastmha

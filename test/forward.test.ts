@@ -1,0 +1,261 @@
+import { describe, expect, it } from 'vitest';
+import { MultiHeadAttention, Tensor } from '../dist/index.js';
+import { referenceAttention } from './reference';
+import { expectClose, poisoned, randomizeWeights, randomMask, randomTensor, refWeights } from './helpers';
+
+interface Case {
+  B: number;
+  T: number;
+  S?: number; // omitted: self-attention (S = T, value = key = query)
+  H: number;
+  dk: number;
+  dv?: number;
+  queryDim?: number;
+  keyInputDim?: number;
+  valueInputDim?: number;
+  outputDim?: number;
+  useBias?: boolean;
+  causal?: boolean;
+  attentionMaskShape?: 'TS' | 'BTS' | 'B1TS' | 'BHTS' | 'flatTS' | 'flatBTS' | 'flatBHTS' | 'B11S';
+  keyPadding?: boolean;
+  scores?: boolean;
+}
+
+let seed = 1;
+
+// Runs one case through forwardSync (into a poisoned `out`) and forward, against the float64 reference.
+async function check(c: Case): Promise<void> {
+  const self = c.S === undefined;
+  const S = c.S ?? c.T;
+  const mha = new MultiHeadAttention({
+    numHeads: c.H,
+    keyDim: c.dk,
+    valueDim: c.dv,
+    queryDim: c.queryDim,
+    keyInputDim: self ? undefined : c.keyInputDim,
+    valueInputDim: self ? undefined : c.valueInputDim,
+    outputDim: c.outputDim,
+    useBias: c.useBias,
+  });
+  randomizeWeights(mha, seed++);
+  const { B, T, H } = c;
+  const query = randomTensor([B, T, mha.queryDim], seed++);
+  const value = self ? query : randomTensor([B, S, mha.valueInputDim], seed++);
+  const key = self ? query : randomTensor([B, S, mha.keyInputDim], seed++);
+
+  let attentionMask: Uint8Array | { data: Uint8Array; shape: number[] } | undefined;
+  let maskAt: ((b: number, h: number, t: number, s: number) => number) | undefined;
+  const shapes: Record<string, number[]> = {
+    TS: [T, S], BTS: [B, T, S], B1TS: [B, 1, T, S], BHTS: [B, H, T, S], B11S: [B, 1, 1, S],
+    flatTS: [T, S], flatBTS: [B, T, S], flatBHTS: [B, H, T, S],
+  };
+  if (c.attentionMaskShape) {
+    const shape = shapes[c.attentionMaskShape];
+    const data = randomMask(shape.reduce((a, b) => a * b, 1), seed++, 0.6);
+    attentionMask = c.attentionMaskShape.startsWith('flat') ? data : { data, shape };
+    // Index the mask by its own shape, independently of lib/masks.ts.
+    maskAt = (b, h, t, s) => {
+      switch (c.attentionMaskShape) {
+        case 'TS': case 'flatTS': return data[t * S + s];
+        case 'BTS': case 'B1TS': case 'flatBTS': return data[(b * T + t) * S + s];
+        case 'B11S': return data[b * S + s];
+        default: return data[((b * H + h) * T + t) * S + s];
+      }
+    };
+  }
+  const keyPaddingMask = c.keyPadding ? randomMask(B * S, seed++, 0.7) : undefined;
+  const allowed = (b: number, h: number, t: number, s: number) =>
+    (!maskAt || maskAt(b, h, t, s) !== 0) &&
+    (!keyPaddingMask || keyPaddingMask[b * S + s] !== 0) &&
+    (!c.causal || s <= t + (S - T));
+
+  const ref = referenceAttention({
+    B, T, S, H, dk: c.dk, dv: mha.valueDim,
+    queryDim: mha.queryDim, keyInputDim: mha.keyInputDim, valueInputDim: mha.valueInputDim, outputDim: mha.outputDim,
+    query: query.data, key: key.data, value: value.data, weights: refWeights(mha), allowed,
+  });
+
+  const options = {
+    value: self ? undefined : value,
+    key: self ? undefined : key,
+    attentionMask,
+    keyPaddingMask,
+    causal: c.causal,
+    returnAttentionScores: c.scores,
+  };
+  const out = poisoned(B * T * mha.outputDim);
+  const sync = mha.forwardSync(query, { ...options, out });
+  expect(sync.output.data).toBe(out);
+  expect(sync.output.shape).toEqual([B, T, mha.outputDim]);
+  expectClose(out, ref.output);
+  const async = await mha.forward(query, options);
+  expect(Array.from(async.output.data)).toEqual(Array.from(out)); // the same arithmetic either way
+  if (c.scores) {
+    expect(sync.attentionScores!.shape).toEqual([B, H, T, S]);
+    expectClose(sync.attentionScores!.data, ref.scores, 1e-4, 'attentionScores');
+    expect(Array.from(async.attentionScores!.data)).toEqual(Array.from(sync.attentionScores!.data));
+  } else {
+    expect(sync.attentionScores).toBeUndefined();
+  }
+  mha.dispose();
+}
+
+describe('forward against the float64 reference', () => {
+  it.each([
+    { B: 1, T: 1, H: 1, dk: 1 },
+    { B: 1, T: 1, H: 2, dk: 3 },
+    { B: 3, T: 17, H: 3, dk: 5 },
+    { B: 2, T: 33, H: 4, dk: 16, scores: true },
+    { B: 1, T: 257, H: 2, dk: 8 },
+    { B: 2, T: 7, H: 3, dk: 4, dv: 6, queryDim: 10, outputDim: 5 },
+    { B: 2, T: 9, H: 2, dk: 8, useBias: false, scores: true },
+  ])('self-attention %o', (c) => check(c));
+
+  it.each([
+    { B: 2, T: 5, S: 9, H: 2, dk: 4, keyInputDim: 7, valueInputDim: 11, scores: true },
+    { B: 3, T: 12, S: 1, H: 3, dk: 3, keyInputDim: 3, valueInputDim: 2 },
+    { B: 1, T: 1, S: 33, H: 4, dk: 8, dv: 3, keyInputDim: 17, valueInputDim: 5, outputDim: 9 },
+    { B: 2, T: 17, S: 3, H: 1, dk: 2, queryDim: 6, keyInputDim: 6, valueInputDim: 6, scores: true },
+  ])('cross-attention %o', (c) => check(c));
+
+  it.each(['TS', 'BTS', 'B1TS', 'BHTS', 'B11S', 'flatTS', 'flatBTS', 'flatBHTS'] as const)(
+    'attentionMask of shape %s, self and cross',
+    async (shape) => {
+      await check({ B: 3, T: 7, H: 2, dk: 4, attentionMaskShape: shape, scores: true });
+      await check({ B: 2, T: 5, S: 11, H: 3, dk: 3, keyInputDim: 4, valueInputDim: 5, attentionMaskShape: shape, scores: true });
+    },
+  );
+
+  it('keyPaddingMask', async () => {
+    await check({ B: 4, T: 9, H: 2, dk: 4, keyPadding: true, scores: true });
+    await check({ B: 3, T: 4, S: 13, H: 2, dk: 4, keyInputDim: 3, valueInputDim: 3, keyPadding: true, scores: true });
+  });
+
+  it.each([
+    { T: 8, S: undefined },
+    { T: 3, S: 10 }, // decode-like: fewer queries than keys, each sees its whole past
+    { T: 1, S: 17 },
+    { T: 10, S: 4 }, // more queries than keys: the first T - S rows see nothing
+  ])('causal, bottom-right aligned, T=$T S=$S', ({ T, S }) =>
+    check({ B: 2, T, S, H: 2, dk: 4, keyInputDim: 8, valueInputDim: 8, causal: true, scores: true }),
+  );
+
+  it('all masks together combine by AND', async () => {
+    await check({ B: 3, T: 6, H: 3, dk: 4, causal: true, keyPadding: true, attentionMaskShape: 'BHTS', scores: true });
+    await check({ B: 2, T: 5, S: 8, H: 2, dk: 4, keyInputDim: 8, valueInputDim: 8, causal: true, keyPadding: true,
+      attentionMaskShape: 'B1TS', scores: true });
+  });
+});
+
+describe('rows with nothing to attend', () => {
+  it('give the output bias and a zero scores row, never NaN', async () => {
+    const mha = new MultiHeadAttention({ numHeads: 2, keyDim: 4 });
+    randomizeWeights(mha, 99);
+    const bias = mha.getWeights()['output.bias']!.data;
+    const B = 2, T = 3, S = 4;
+    const query = randomTensor([B, T, 8], 5);
+    const value = randomTensor([B, S, 8], 6);
+    const keyPaddingMask = new Uint8Array(B * S).fill(1);
+    keyPaddingMask.fill(0, S, 2 * S); // batch 1: every key is padding
+    const attentionMask = { data: new Uint8Array(T * S).fill(1), shape: [T, S] };
+    attentionMask.data.fill(0, S, 2 * S); // query row 1: attends nothing
+    for (const run of [
+      (o: object) => Promise.resolve(mha.forwardSync(query, o)),
+      (o: object) => mha.forward(query, o),
+    ]) {
+      const r = await run({ value, keyPaddingMask, attentionMask, returnAttentionScores: true });
+      const out = r.output.data, scores = r.attentionScores!.data;
+      expect(out.every(Number.isFinite)).toBe(true);
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < T; t++) {
+          const empty = b === 1 || t === 1;
+          const row = Array.from(out.subarray((b * T + t) * 8, (b * T + t + 1) * 8));
+          if (empty) expect(row).toEqual(Array.from(bias));
+          else expect(row).not.toEqual(Array.from(bias));
+          for (let h = 0; h < 2; h++) {
+            const srow = Array.from(scores.subarray(((b * 2 + h) * T + t) * S, ((b * 2 + h) * T + t + 1) * S));
+            const sum = srow.reduce((x, y) => x + y, 0);
+            expect(sum).toBeCloseTo(empty ? 0 : 1, 5);
+            if (empty) expect(srow).toEqual([0, 0, 0, 0]);
+          }
+        }
+      }
+    }
+  });
+});
+
+describe('the seed tutorials', () => {
+  it('batch 64, length 5, d_model 512, 8 heads gives [64, 5, 512]', async () => {
+    const mha = new MultiHeadAttention({ numHeads: 8, keyDim: 64 });
+    const x = randomTensor([64, 5, 512], 7);
+    const { output } = await mha.forward(x, { value: x, key: x });
+    expect(output.shape).toEqual([64, 5, 512]);
+    expect(output.data.every(Number.isFinite)).toBe(true);
+  });
+
+  it('num_heads 2, key_dim 2, target [8, 16], source [4, 16] gives [B, 8, 16] and scores [B, 2, 8, 4]', async () => {
+    // Keras infers the feature size from the first input; our contract takes it as queryDim (default numHeads * keyDim).
+    const mha = new MultiHeadAttention({ numHeads: 2, keyDim: 2, queryDim: 16 });
+    const target = randomTensor([3, 8, 16], 8);
+    const source = randomTensor([3, 4, 16], 9);
+    const r = await mha.forward(target, { value: source, returnAttentionScores: true });
+    expect(r.output.shape).toEqual([3, 8, 16]);
+    expect(r.attentionScores.shape).toEqual([3, 2, 8, 4]);
+    const ref = referenceAttention({
+      B: 3, T: 8, S: 4, H: 2, dk: 2, dv: 2, queryDim: 16, keyInputDim: 16, valueInputDim: 16, outputDim: 16,
+      query: target.data, key: source.data, value: source.data, weights: refWeights(mha),
+    });
+    expectClose(r.output.data, ref.output);
+    expectClose(r.attentionScores.data, ref.scores, 1e-4, 'attentionScores');
+  });
+});
+
+describe('input buffers', () => {
+  it('reads views with a byteOffset and SharedArrayBuffer-backed arrays, and never writes inputs', async () => {
+    const mha = new MultiHeadAttention({ numHeads: 2, keyDim: 3, keyInputDim: 5, valueInputDim: 4 });
+    randomizeWeights(mha, 11);
+    const B = 2, T = 3, S = 5;
+    const q = randomTensor([B, T, 6], 12), k = randomTensor([B, S, 5], 13), v = randomTensor([B, S, 4], 14);
+    const expected = mha.forwardSync(q, { key: k, value: v }).output.data;
+    // The same values at an offset inside larger buffers, one of them shared.
+    const place = (src: Float32Array, shared: boolean) => {
+      const buf = shared ? new SharedArrayBuffer((src.length + 7) * 4) : new ArrayBuffer((src.length + 7) * 4);
+      const view = new Float32Array(buf, 12, src.length);
+      view.set(src);
+      new Float32Array(buf, 0, 3).fill(Number.NaN);
+      return view;
+    };
+    for (const shared of [false, true]) {
+      const query = new Tensor(place(q.data, shared), [B, T, 6]);
+      const key = new Tensor(place(k.data, !shared), [B, S, 5]);
+      const value = new Tensor(place(v.data, shared), [B, S, 4]);
+      const before = [query, key, value].map((t) => Array.from(t.data));
+      expect(Array.from(mha.forwardSync(query, { key, value }).output.data)).toEqual(Array.from(expected));
+      expect(Array.from((await mha.forward(query, { key, value })).output.data)).toEqual(Array.from(expected));
+      expect([query, key, value].map((t) => Array.from(t.data))).toEqual(before);
+    }
+  });
+
+  it('fills a caller-owned out, plain or shared, with an offset', async () => {
+    const mha = new MultiHeadAttention({ numHeads: 2, keyDim: 4 });
+    const q = randomTensor([2, 3, 8], 15);
+    const expected = Array.from(mha.forwardSync(q).output.data);
+    for (const buffer of [new ArrayBuffer(4 * 60), new SharedArrayBuffer(4 * 60)]) {
+      const out = new Float32Array(buffer, 8, 48).fill(Number.NaN);
+      const r = await mha.forward(q, { out });
+      expect(r.output.data).toBe(out);
+      expect(Array.from(out)).toEqual(expected);
+      expect(new Float32Array(buffer, 0, 2).every((x) => x === 0)).toBe(true); // nothing written before it
+      expect(new Float32Array(buffer, 8 + 48 * 4).every((x) => x === 0)).toBe(true); // or after it
+    }
+  });
+
+  it('copies plain inputs before queuing, so the caller may reuse them at once', async () => {
+    const mha = new MultiHeadAttention({ numHeads: 2, keyDim: 4 });
+    const q = randomTensor([2, 3, 8], 16);
+    const expected = Array.from(mha.forwardSync(q).output.data);
+    const pending = mha.forward(q);
+    q.data.fill(123); // overwritten while the call is queued
+    expect(Array.from((await pending).output.data)).toEqual(expected);
+  });
+});
