@@ -88,8 +88,11 @@ async function check(c: Case): Promise<void> {
   expect(sync.output.data).toBe(out);
   expect(sync.output.shape).toEqual([B, T, mha.outputDim]);
   expectClose(out, ref.output);
-  const async = await mha.forward(query, options);
-  expect(Array.from(async.output.data)).toEqual(Array.from(out)); // the same arithmetic either way
+  // A shared `out` is written in place by the pool, so the async path is poisoned too.
+  const sharedOut = new Float32Array(new SharedArrayBuffer(out.byteLength)).fill(Number.NaN);
+  const async = await mha.forward(query, { ...options, out: sharedOut });
+  expect(async.output.data).toBe(sharedOut);
+  expect(Array.from(sharedOut)).toEqual(Array.from(out)); // the same arithmetic either way
   if (c.scores) {
     expect(sync.attentionScores!.shape).toEqual([B, H, T, S]);
     expectClose(sync.attentionScores!.data, ref.scores, 1e-4, 'attentionScores');
