@@ -1,16 +1,50 @@
-// Builds and runs the C++ tests of native/core (plain C++, no Node headers) with CMake.
+// The C++ tests of native/core (plain C++, no Node headers), built with CMake: on this machine; under qemu-x86_64
+// with older CPU models, where anything outside a kernel file compiled for a newer instruction set would stop
+// with SIGILL and the dispatch must choose an older path; and cross-compiled for aarch64 (NEON) under qemu-aarch64.
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 const root = path.join(__dirname, '..');
-const build = path.join(root, 'build', 'core-tests');
+const run = (cmd: string, args: string[]) =>
+  execFileSync(cmd, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
-it('native/core C++ tests pass', () => {
-  const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { cwd: root, encoding: 'utf8' });
-  run('cmake', ['-S', '.', '-B', build, '-DFASTMHA_CORE_TESTS=ON', '-DCMAKE_BUILD_TYPE=Release']);
-  run('cmake', ['--build', build, '--target', 'core_tests', '--parallel']);
-  const out = run(path.join(build, 'core_tests'), []);
+function build(dir: string, extra: string[] = []): string {
+  const out = path.join(root, 'build', dir);
+  run('cmake', ['-S', '.', '-B', out, '-DFASTMHA_CORE_TESTS=ON', '-DCMAKE_BUILD_TYPE=Release', ...extra]);
+  run('cmake', ['--build', out, '--target', 'core_tests', '--parallel']);
+  return path.join(out, 'core_tests');
+}
+
+function expectPassed(out: string): void {
   expect(out).toMatch(/core tests: \d+ passed, 0 failed/);
   expect(out).not.toMatch(/FAIL/);
+}
+
+describe.runIf(process.arch === 'x64')('native/core on x86-64', () => {
+  const binary = build('core-tests');
+
+  it('passes on this CPU, every kernel table it supports', () => expectPassed(run(binary, [])));
+
+  // The dispatch tests on emulated CPUs (tools installed by .ci/run: qemu-user).
+  it.each([
+    ['Nehalem', 'scalar'], // SSE4.2, no AVX
+    ['Haswell', 'avx2'], // AVX2 + FMA, no AVX-512
+  ])('passes under qemu-x86_64 -cpu %s, choosing %s', (cpu, isa) => {
+    const out = run('qemu-x86_64', ['-cpu', cpu, binary, '--expect-default', isa]);
+    expectPassed(out);
+    expect(out).toContain(`default kernels: ${isa}`);
+    expect(out).not.toContain('kernels avx512');
+  });
+});
+
+it('passes for aarch64 (NEON), cross-compiled and run under qemu-aarch64', () => {
+  if (!existsSync('/usr/bin/aarch64-linux-gnu-g++')) {
+    throw new Error('needs g++-aarch64-linux-gnu and qemu-user (Debian packages; .ci/run installs them)');
+  }
+  const binary = build('core-tests-arm64', [`-DCMAKE_TOOLCHAIN_FILE=${path.join(root, 'cmake', 'aarch64-linux-gnu.cmake')}`]);
+  const out = run('qemu-aarch64', [binary, '--expect-default', 'neon']);
+  expectPassed(out);
+  expect(out).toContain('kernels neon: MR 8 NR 12');
 }, 300_000);

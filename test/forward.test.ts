@@ -112,6 +112,8 @@ describe('forward against the float64 reference', () => {
     { B: 1, T: 257, H: 2, dk: 8 },
     { B: 2, T: 7, H: 3, dk: 4, dv: 6, queryDim: 10, outputDim: 5 },
     { B: 2, T: 9, H: 2, dk: 8, useBias: false, scores: true },
+    // Feature sizes past the GEMM blocks (KC 256, NR up to 32, MR up to 14) and not multiples of them.
+    { B: 2, T: 37, H: 5, dk: 13, queryDim: 300, outputDim: 71 },
   ])('self-attention %o', (c) => check(c));
 
   it.each([

@@ -1,11 +1,17 @@
 #include "cpu.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <mutex>
 
+#include "../kernels/scalar/config.h"
 #if defined(__x86_64__) || defined(_M_X64)
 #include <cpuid.h>
+
+#include "../kernels/avx2/config.h"
+#include "../kernels/avx512/config.h"
+#elif defined(__aarch64__)
+#include "../kernels/neon/config.h"
 #endif
 
 namespace fastmha {
@@ -17,25 +23,22 @@ std::vector<std::string> detectFeatures() {
   unsigned a, b, c, d;
   f.push_back("sse2");
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
-  const bool osxsave = c & bit_OSXSAVE;
-  const bool fma = c & bit_FMA;
-  const bool avx = c & bit_AVX;
   unsigned xcr0 = 0;
   // xgetbv: the OS must save the ymm (bits 1-2) and zmm/opmask (bits 5-7) state across context switches.
-  if (osxsave) {
+  if (c & bit_OSXSAVE) {
     unsigned hi;
     __asm__ volatile("xgetbv" : "=a"(xcr0), "=d"(hi) : "c"(0));
   }
   const bool osYmm = (xcr0 & 0x6) == 0x6, osZmm = (xcr0 & 0xe6) == 0xe6;
-  if (avx && osYmm) f.push_back("avx");
-  if (fma && osYmm) f.push_back("fma");
+  if ((c & bit_AVX) && osYmm) f.push_back("avx");
+  if ((c & bit_FMA) && osYmm) f.push_back("fma");
   if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
     if ((b & bit_AVX2) && osYmm) f.push_back("avx2");
     if (osZmm) {
       if (b & bit_AVX512F) f.push_back("avx512f");
+      if (b & bit_AVX512DQ) f.push_back("avx512dq");
       if (b & bit_AVX512BW) f.push_back("avx512bw");
       if (b & bit_AVX512VL) f.push_back("avx512vl");
-      if (b & bit_AVX512DQ) f.push_back("avx512dq");
     }
   }
 #elif defined(__aarch64__)
@@ -44,21 +47,54 @@ std::vector<std::string> detectFeatures() {
   return f;
 }
 
-Kernels chooseKernels() {
-  // Only the portable kernels exist so far; the SIMD folders register themselves here as they land.
-  return Kernels{"scalar", scalar::sgemm};
+const std::vector<std::string>& features() {
+  static const std::vector<std::string> f = detectFeatures();
+  return f;
+}
+
+bool has(const char* feature) {
+  const auto& f = features();
+  return std::find(f.begin(), f.end(), feature) != f.end();
+}
+
+// Best first.
+const std::vector<Kernels>& supported() {
+  static const std::vector<Kernels> tables = [] {
+    std::vector<Kernels> t;
+#if defined(__x86_64__) || defined(_M_X64)
+    if (has("avx512f")) t.push_back(Kernels{"avx512", avx512::kGemm});
+    if (has("avx2") && has("fma")) t.push_back(Kernels{"avx2", avx2::kGemm});
+#elif defined(__aarch64__)
+    t.push_back(Kernels{"neon", neon::kGemm});
+#endif
+    t.push_back(Kernels{"scalar", scalar::kGemm});
+    return t;
+  }();
+  return tables;
 }
 
 }  // namespace
 
-const Kernels& kernels() {
-  static const Kernels table = chooseKernels();
-  return table;
+const Kernels* kernelsFor(const std::string& isa) {
+  for (const Kernels& k : supported()) {
+    if (isa == k.isa) return &k;
+  }
+  return nullptr;
 }
 
-CpuInfo cpuInfo() {
-  static const std::vector<std::string> features = detectFeatures();
-  return CpuInfo{kernels().isa, features};
+const Kernels& kernels() {
+  static const Kernels* chosen = [] {
+    const char* forced = std::getenv("FASTMHA_ISA");
+    if (forced && *forced) {
+      if (const Kernels* k = kernelsFor(forced)) return k;
+      std::fprintf(stderr, "fastmha: FASTMHA_ISA=%s is not supported by this CPU or build; using %s\n", forced,
+                   supported().front().isa);
+    }
+    return &supported().front();
+  }();
+  return *chosen;
 }
+
+CpuInfo cpuInfo() { return CpuInfo{kernels().isa, features()}; }
 
 }  // namespace fastmha

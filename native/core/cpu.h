@@ -1,4 +1,4 @@
-// CPU feature detection and the kernel dispatch table, filled once at load.
+// CPU feature detection and the kernel dispatch table, chosen once at load.
 #pragma once
 
 #include <string>
@@ -10,7 +10,7 @@ namespace fastmha {
 
 struct Kernels {
   const char* isa;  // "avx512" | "avx2" | "neon" | "scalar"
-  SgemmFn sgemm;
+  GemmConfig gemm;
 };
 
 struct CpuInfo {
@@ -18,8 +18,11 @@ struct CpuInfo {
   std::vector<std::string> features;  // what the CPU and OS support
 };
 
-// The table chosen for this CPU, or the one FASTMHA_ISA names when the CPU supports it.
+// The best table this CPU supports, or the one FASTMHA_ISA names (scalar, avx2, avx512, neon) when the CPU
+// supports it.
 const Kernels& kernels();
+// The table for one instruction set, or null when this build or this CPU lacks it (for tests and benchmarks).
+const Kernels* kernelsFor(const std::string& isa);
 CpuInfo cpuInfo();
 
 }  // namespace fastmha

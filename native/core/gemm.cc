@@ -1,25 +1,147 @@
 #include "gemm.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
-
-#include "cpu.h"
+#include <new>
 
 namespace fastmha {
 
-PackedMatrix::PackedMatrix(const float* rowMajor, int64_t rows, int64_t cols)
-    : data_(rowMajor, rowMajor + rows * cols), rows_(rows), cols_(cols) {}
+void AlignedFree::operator()(float* p) const { std::free(p); }
 
-void PackedMatrix::unpack(float* rowMajor) const { std::memcpy(rowMajor, data_.data(), bytes()); }
+AlignedFloats allocateFloats(size_t count) {
+  const size_t bytes = ((std::max<size_t>(count, 1) * sizeof(float) + 63) / 64) * 64;
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) throw std::bad_alloc();
+  return AlignedFloats(static_cast<float*>(p));
+}
+
+PackedMatrix::PackedMatrix(const float* src, int64_t rows, int64_t cols, int64_t ld, const Kernels& kernels)
+    : rows_(rows), cols_(cols), kernels_(&kernels) {
+  const int64_t nr = kernels.gemm.nr, kc = kernels.gemm.kc;
+  paddedCols_ = (cols + nr - 1) / nr * nr;
+  size_ = static_cast<size_t>(rows * paddedCols_);
+  data_ = allocateFloats(size_);
+  for (int64_t pc = 0; pc < rows; pc += kc) {
+    const int64_t kLen = std::min(kc, rows - pc);
+    for (int64_t jr = 0; jr < cols; jr += nr) {
+      float* dst = const_cast<float*>(panel(pc, jr));
+      const int64_t n = std::min(nr, cols - jr);
+      for (int64_t k = 0; k < kLen; ++k, dst += nr) {
+        std::memcpy(dst, src + (pc + k) * ld + jr, n * sizeof(float));
+        std::fill(dst + n, dst + nr, 0.0f);
+      }
+    }
+  }
+}
+
+PackedMatrix PackedMatrix::concat(const PackedMatrix* parts[], int count) {
+  int64_t cols = 0;
+  for (int i = 0; i < count; ++i) cols += parts[i]->cols();
+  const int64_t rows = parts[0]->rows();
+  std::unique_ptr<float[]> rowMajor(new float[rows * cols]);
+  std::unique_ptr<float[]> part;
+  int64_t offset = 0;
+  for (int i = 0; i < count; ++i) {
+    const int64_t c = parts[i]->cols();
+    part.reset(new float[rows * c]);
+    parts[i]->unpack(part.get());
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(&rowMajor[r * cols + offset], &part[r * c], c * sizeof(float));
+    offset += c;
+  }
+  return PackedMatrix(rowMajor.get(), rows, cols, cols, parts[0]->kernels());
+}
+
+const float* PackedMatrix::panel(int64_t pc, int64_t jr) const {
+  const int64_t kLen = std::min(kernels_->gemm.kc, rows_ - pc);
+  return data_.get() + pc * paddedCols_ + jr * kLen;
+}
+
+void PackedMatrix::unpack(float* dst) const {
+  const int64_t nr = kernels_->gemm.nr, kc = kernels_->gemm.kc;
+  for (int64_t pc = 0; pc < rows_; pc += kc) {
+    const int64_t kLen = std::min(kc, rows_ - pc);
+    for (int64_t jr = 0; jr < cols_; jr += nr) {
+      const float* src = panel(pc, jr);
+      const int64_t n = std::min(nr, cols_ - jr);
+      for (int64_t k = 0; k < kLen; ++k) std::memcpy(dst + (pc + k) * cols_ + jr, src + k * nr, n * sizeof(float));
+    }
+  }
+}
+
+namespace {
+
+// Rows [0, m) and columns [0, kc) of A into MR-row panels: for each k, MR consecutive floats (zero past m).
+void packA(const float* A, int64_t lda, int64_t m, int64_t kc, int mr, float* dst) {
+  // Writes stream sequentially; the MR source rows are MR sequential read streams the prefetcher follows.
+  for (int64_t i0 = 0; i0 < m; i0 += mr, dst += mr * kc) {
+    const int64_t rows = std::min<int64_t>(mr, m - i0);
+    const float* src = A + i0 * lda;
+    float* d = dst;
+    for (int64_t k = 0; k < kc; ++k, d += mr) {
+      int64_t i = 0;
+      for (; i < rows; ++i) d[i] = src[i * lda + k];
+      for (; i < mr; ++i) d[i] = 0.0f;
+    }
+  }
+}
+
+// Each pool thread keeps its A block buffer between calls.
+float* threadBuffer(size_t count) {
+  thread_local AlignedFloats buffer;
+  thread_local size_t capacity = 0;
+  if (capacity < count) {
+    buffer = allocateFloats(count);
+    capacity = count;
+  }
+  return buffer.get();
+}
+
+}  // namespace
 
 void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, float* C, int64_t ldc,
           ThreadPool& pool, int maxThreads) {
-  const SgemmFn kernel = kernels().sgemm;
+  const GemmConfig& cfg = B.kernels().gemm;
   const int64_t N = B.cols(), K = B.rows();
-  // Enough rows per chunk that a chunk costs ~1M flops, so scheduling is noise next to it.
-  const int64_t grain = std::max<int64_t>(1, (1 << 20) / std::max<int64_t>(1, N * K));
-  pool.parallelFor(M, grain, maxThreads, [&](int64_t begin, int64_t end) {
-    kernel(end - begin, N, K, A + begin * lda, lda, B.data(), N, C + begin * ldc, ldc, bias);
+  const int64_t mr = cfg.mr, nr = cfg.nr;
+  if (M <= 0 || N <= 0) return;
+
+  // Tasks are blocks of `width` columns by `height` rows. Inside one, BLIS's loop nest: for each KC slice of K,
+  // the KC x width block of B stays in L2 while each MC-row block of A is packed and swept against it.
+  // width <= NC bounds that block. With several threads, rows are split first (packing A writes, so a column
+  // split that re-packs the same rows costs more than the re-reads of B a row split causes), then columns,
+  // until each thread has a few tasks to balance.
+  const int threads = std::max(1, std::min(maxThreads, pool.threads()));
+  const int64_t target = threads == 1 ? 1 : 3 * threads;
+  const int64_t panels = (N + nr - 1) / nr, mBlocks = (M + cfg.mc - 1) / cfg.mc;
+  int64_t mTasks = std::min(mBlocks, target);
+  const int64_t height = (mBlocks + mTasks - 1) / mTasks * cfg.mc;
+  mTasks = (M + height - 1) / height;
+  int64_t nTasks = std::min(panels, std::max((N + cfg.nc - 1) / cfg.nc, (target + mTasks - 1) / mTasks));
+  const int64_t width = (panels + nTasks - 1) / nTasks * nr;
+  nTasks = (N + width - 1) / width;
+
+  pool.parallelFor(nTasks * mTasks, 1, threads, [&](int64_t begin, int64_t end) {
+    float* packed = threadBuffer(static_cast<size_t>(((cfg.mc + mr - 1) / mr) * mr * cfg.kc));
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t jBegin = (task % nTasks) * width, jEnd = std::min(N, jBegin + width);
+      const int64_t iBegin = (task / nTasks) * height, iEnd = std::min(M, iBegin + height);
+      for (int64_t pc = 0; pc < K; pc += cfg.kc) {
+        const int64_t kLen = std::min(cfg.kc, K - pc);
+        for (int64_t ic = iBegin; ic < iEnd; ic += cfg.mc) {
+          const int64_t mLen = std::min(cfg.mc, iEnd - ic);
+          packA(A + ic * lda + pc, lda, mLen, kLen, cfg.mr, packed);
+          for (int64_t jr = jBegin; jr < jEnd; jr += nr) {
+            const float* b = B.panel(pc, jr);
+            const int64_t n = std::min(nr, N - jr);
+            for (int64_t ir = 0; ir < mLen; ir += mr) {
+              cfg.ukernel(kLen, packed + ir * kLen, b, C + (ic + ir) * ldc + jr, ldc, std::min(mr, mLen - ir), n,
+                          bias ? bias + jr : nullptr, pc > 0);
+            }
+          }
+        }
+      }
+    }
   });
 }
 

@@ -1,32 +1,50 @@
-// Matrix products of the layer: activations [M, K] times a weight matrix [K, N] prepared once when weights
-// are set, with the bias added in the same pass.
+// Matrix products of the layer, BLIS style: activations A [M, K] (packed per call into MR-row panels) times a
+// weight matrix B [K, N] packed once into KC x NR micro-panels, the bias added in the micro-kernel's write-back.
 #pragma once
 
 #include <cstdint>
-#include <vector>
+#include <memory>
 
+#include "cpu.h"
 #include "thread_pool.h"
 
 namespace fastmha {
 
-// A weight matrix in the layout the kernels read, prepared once (weights are constant in inference).
+// 64-byte aligned floats: whole cache lines, and aligned vector loads for every ISA.
+struct AlignedFree {
+  void operator()(float* p) const;
+};
+using AlignedFloats = std::unique_ptr<float[], AlignedFree>;
+AlignedFloats allocateFloats(size_t count);  // throws std::bad_alloc
+
+// B [rows = K, cols = N] in the layout the chosen micro-kernel reads: for each KC block of rows, the NR-column
+// panels one after another, each kc x NR with zero columns past N. Prepared once (weights are constant).
 class PackedMatrix {
  public:
   PackedMatrix() = default;
-  PackedMatrix(const float* rowMajor, int64_t rows, int64_t cols);
+  PackedMatrix(const float* rowMajor, int64_t rows, int64_t cols, int64_t ld, const Kernels& kernels);
+  // Several weight matrices of equal row count side by side, as one [rows, sum of cols] operand (the fused
+  // query|key|value projection of self-attention).
+  static PackedMatrix concat(const PackedMatrix* parts[], int count);
+
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }
-  const float* data() const { return data_.data(); }
-  size_t bytes() const { return data_.size() * sizeof(float); }
+  const Kernels& kernels() const { return *kernels_; }
+  size_t bytes() const { return size_ * sizeof(float); }
+  // The kc x NR panel holding rows [pc, pc + kc) and columns [jr, jr + NR).
+  const float* panel(int64_t pc, int64_t jr) const;
   // Back to row-major [rows, cols], for getWeights.
   void unpack(float* rowMajor) const;
 
  private:
-  std::vector<float> data_;
-  int64_t rows_ = 0, cols_ = 0;
+  AlignedFloats data_;
+  size_t size_ = 0;
+  int64_t rows_ = 0, cols_ = 0, paddedCols_ = 0;
+  const Kernels* kernels_ = nullptr;
 };
 
-// C[M, N] = A[M, K] * B[K, N] + bias[N] (bias may be null); rows of C are split over the pool.
+// C[M, N] = A[M, K] * B + bias[N] (bias may be null), row-major with leading dimensions; tasks of MC rows by
+// a share of the columns go to the pool.
 void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, float* C, int64_t ldc,
           ThreadPool& pool, int maxThreads);
 

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu.h"
+
 namespace fastmha {
 namespace {
 
@@ -21,14 +23,24 @@ const float* orNull(const std::vector<float>& v) { return v.empty() ? nullptr : 
 
 Layer::Layer(const LayerDims& d, const WeightsView& w)
     : dims_(d),
-      queryKernel_(w.queryKernel, d.queryDim, d.numHeads * d.keyDim),
-      keyKernel_(w.keyKernel, d.keyInputDim, d.numHeads * d.keyDim),
-      valueKernel_(w.valueKernel, d.valueInputDim, d.numHeads * d.valueDim),
-      outputKernel_(w.outputKernel, d.numHeads * d.valueDim, d.outputDim),
+      queryKernel_(w.queryKernel, d.queryDim, d.numHeads * d.keyDim, d.numHeads * d.keyDim, kernels()),
+      keyKernel_(w.keyKernel, d.keyInputDim, d.numHeads * d.keyDim, d.numHeads * d.keyDim, kernels()),
+      valueKernel_(w.valueKernel, d.valueInputDim, d.numHeads * d.valueDim, d.numHeads * d.valueDim, kernels()),
+      outputKernel_(w.outputKernel, d.numHeads * d.valueDim, d.outputDim, d.outputDim, kernels()),
       queryBias_(copyBias(d.useBias ? w.queryBias : nullptr, d.numHeads * d.keyDim)),
       keyBias_(copyBias(d.useBias ? w.keyBias : nullptr, d.numHeads * d.keyDim)),
       valueBias_(copyBias(d.useBias ? w.valueBias : nullptr, d.numHeads * d.valueDim)),
-      outputBias_(copyBias(d.useBias ? w.outputBias : nullptr, d.outputDim)) {}
+      outputBias_(copyBias(d.useBias ? w.outputBias : nullptr, d.outputDim)) {
+  if (d.queryDim == d.keyInputDim && d.queryDim == d.valueInputDim) {
+    const PackedMatrix* parts[] = {&queryKernel_, &keyKernel_, &valueKernel_};
+    fusedKernel_ = PackedMatrix::concat(parts, 3);
+    if (d.useBias) {
+      fusedBias_ = queryBias_;
+      fusedBias_.insert(fusedBias_.end(), keyBias_.begin(), keyBias_.end());
+      fusedBias_.insert(fusedBias_.end(), valueBias_.begin(), valueBias_.end());
+    }
+  }
+}
 
 void Layer::getWeights(float* queryKernel, float* queryBias, float* keyKernel, float* keyBias, float* valueKernel,
                        float* valueBias, float* outputKernel, float* outputBias) const {
@@ -44,20 +56,16 @@ void Layer::getWeights(float* queryKernel, float* queryBias, float* keyKernel, f
 
 size_t Layer::bytes() const {
   return queryKernel_.bytes() + keyKernel_.bytes() + valueKernel_.bytes() + outputKernel_.bytes() +
-         (queryBias_.size() + keyBias_.size() + valueBias_.size() + outputBias_.size()) * sizeof(float);
+         fusedKernel_.bytes() +
+         (queryBias_.size() + keyBias_.size() + valueBias_.size() + outputBias_.size() + fusedBias_.size()) *
+             sizeof(float);
 }
 
 void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) const {
   const LayerDims& d = dims_;
   const int64_t queryRows = f.batch * f.queryLen, keyRows = f.batch * f.keyLen;
   const int64_t qkWidth = d.numHeads * d.keyDim, vWidth = d.numHeads * d.valueDim;
-
-  // Workspace: projected queries, keys, values and the concatenated heads (the context).
-  std::vector<float> queries(queryRows * qkWidth), keys(keyRows * qkWidth), values(keyRows * vWidth),
-      context(queryRows * vWidth);
-  gemm(queryRows, f.query, d.queryDim, queryKernel_, orNull(queryBias_), queries.data(), qkWidth, pool, maxThreads);
-  gemm(keyRows, f.key, d.keyInputDim, keyKernel_, orNull(keyBias_), keys.data(), qkWidth, pool, maxThreads);
-  gemm(keyRows, f.value, d.valueInputDim, valueKernel_, orNull(valueBias_), values.data(), vWidth, pool, maxThreads);
+  const bool fused = f.query == f.key && f.key == f.value && fusedKernel_.cols() > 0;
 
   AttentionArgs a;
   a.batch = f.batch;
@@ -66,12 +74,31 @@ void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) cons
   a.keyLen = f.keyLen;
   a.keyDim = d.keyDim;
   a.valueDim = d.valueDim;
-  a.queries = queries.data();
-  a.keys = keys.data();
-  a.values = values.data();
-  a.queryStride = qkWidth;
-  a.keyStride = qkWidth;
-  a.valueStride = vWidth;
+
+  // Workspace: projected queries, keys and values, and the concatenated heads (the context).
+  std::vector<float> projected, context(queryRows * vWidth);
+  if (fused) {
+    const int64_t width = fusedKernel_.cols();
+    projected.resize(queryRows * width);
+    gemm(queryRows, f.query, d.queryDim, fusedKernel_, orNull(fusedBias_), projected.data(), width, pool, maxThreads);
+    a.queries = projected.data();
+    a.keys = projected.data() + qkWidth;
+    a.values = projected.data() + 2 * qkWidth;
+    a.queryStride = a.keyStride = a.valueStride = width;
+  } else {
+    projected.resize(queryRows * qkWidth + keyRows * (qkWidth + vWidth));
+    float* queries = projected.data();
+    float* keys = queries + queryRows * qkWidth;
+    float* values = keys + keyRows * qkWidth;
+    gemm(queryRows, f.query, d.queryDim, queryKernel_, orNull(queryBias_), queries, qkWidth, pool, maxThreads);
+    gemm(keyRows, f.key, d.keyInputDim, keyKernel_, orNull(keyBias_), keys, qkWidth, pool, maxThreads);
+    gemm(keyRows, f.value, d.valueInputDim, valueKernel_, orNull(valueBias_), values, vWidth, pool, maxThreads);
+    a.queries = queries;
+    a.keys = keys;
+    a.values = values;
+    a.queryStride = a.keyStride = qkWidth;
+    a.valueStride = vWidth;
+  }
   a.context = context.data();
   a.scores = f.scores;
   a.mask = f.mask;

@@ -51,6 +51,10 @@ class Layer {
   LayerDims dims_;
   PackedMatrix queryKernel_, keyKernel_, valueKernel_, outputKernel_;
   std::vector<float> queryBias_, keyBias_, valueBias_, outputBias_;
+  // Self-attention projects the one input once through query|key|value side by side (when their input sizes
+  // agree): one pass over the activations instead of three.
+  PackedMatrix fusedKernel_;
+  std::vector<float> fusedBias_;
 };
 
 }  // namespace fastmha

@@ -1,18 +1,25 @@
-// Signatures shared by every instruction-set folder. Each kernels/<isa>/ file is compiled with that ISA's
-// flags only; core code reaches them through the dispatch table in core/cpu.h, never directly.
+// What every instruction-set folder provides. Each kernels/<isa>/ source file is compiled with that ISA's flags
+// only; core code reaches the kernels through the dispatch table in core/cpu.h after checking the CPU.
 #pragma once
 
 #include <cstdint>
 
 namespace fastmha {
 
-// C[m, n] = sum_k A[m, k] * B[k, n] (+ bias[n] when bias is not null), all row-major with leading dimensions.
-using SgemmFn = void (*)(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-                         float* C, int64_t ldc, const float* bias);
+// The GEMM micro-kernel, BLIS style: one MR x NR tile of C over kc steps.
+//   a: kc groups of MR floats (rows of A interleaved; zero rows past m), from packA
+//   b: kc rows of NR floats (columns past N zero), from PackedMatrix
+//   c: row-major with leading dimension ldc; only the m x n corner (m <= MR, n <= NR) is read or written
+// C = (accumulate ? C : bias-or-zero broadcast over rows) + a * b. bias (n floats) is read only when !accumulate.
+using SgemmUkernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m, int64_t n,
+                              const float* bias, bool accumulate);
 
-namespace scalar {
-void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
-           int64_t ldc, const float* bias);
-}  // namespace scalar
+// The micro-kernel and the cache blocking tuned for it: A blocks of MC x KC stay in L2 while B micro-panels
+// of KC x NR stream through L1; NC bounds the columns one task sweeps (KC x NC of B in L2).
+struct GemmConfig {
+  int mr, nr;
+  int64_t mc, kc, nc;
+  SgemmUkernel ukernel;
+};
 
 }  // namespace fastmha

@@ -1,6 +1,8 @@
 // Tests of native/core on its own (no Node): the GEMM against a double-precision loop, the thread pool's
 // coverage of every index. Prints one line per failure and "core tests: N passed, M failed".
 #include <cmath>
+#include <cstring>
+#include <string>
 #include <cstdio>
 #include <random>
 #include <set>
@@ -23,27 +25,36 @@ static void check(bool ok, const char* what, long a = 0, long b = 0, long c = 0)
   }
 }
 
-static void testGemm(std::mt19937& rng, ThreadPool& pool, int64_t M, int64_t N, int64_t K, int64_t padA, bool bias) {
+static void testGemm(std::mt19937& rng, ThreadPool& pool, const Kernels& isa, int64_t M, int64_t N, int64_t K,
+                     int64_t padA, int64_t padB, bool bias, int threads) {
   std::uniform_real_distribution<float> u(-1, 1);
   const int64_t lda = K + padA, ldc = N + 3;
-  std::vector<float> A(M * lda), B(K * N), C(M * ldc, std::nanf("")), b(N);
+  const int64_t ldb = N + padB;
+  std::vector<float> A(M * lda), B(K * ldb), C(M * ldc, std::nanf("")), b(N);
   for (auto& x : A) x = u(rng);
   for (auto& x : B) x = u(rng);
   for (auto& x : b) x = u(rng);
-  PackedMatrix packed(B.data(), K, N);
-  gemm(M, A.data(), lda, packed, bias ? b.data() : nullptr, C.data(), ldc, pool, pool.threads());
+  PackedMatrix packed(B.data(), K, N, ldb, isa);
+  gemm(M, A.data(), lda, packed, bias ? b.data() : nullptr, C.data(), ldc, pool, threads);
   double worst = 0;
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t j = 0; j < N; ++j) {
       double ref = bias ? b[j] : 0;
-      for (int64_t k = 0; k < K; ++k) ref += double(A[i * lda + k]) * B[k * N + j];
+      for (int64_t k = 0; k < K; ++k) ref += double(A[i * lda + k]) * B[k * ldb + j];
       const double err = std::fabs(C[i * ldc + j] - ref) / (1 + std::fabs(ref));
       worst = std::isnan(err) ? INFINITY : std::max(worst, err);
     }
     // The padding between rows of C is never written.
     for (int64_t j = N; j < ldc && i + 1 < M; ++j) worst = std::isnan(C[i * ldc + j]) ? worst : INFINITY;
   }
+  if (!(worst < 1e-5 * std::sqrt(double(K)) + 1e-6)) std::printf("  %s: worst error %g\n", isa.isa, worst);
   check(worst < 1e-5 * std::sqrt(double(K)) + 1e-6, "gemm", M, N, K);
+  // Packing is lossless: unpack gives B back.
+  std::vector<float> back(K * N);
+  packed.unpack(back.data());
+  bool same = true;
+  for (int64_t k = 0; k < K; ++k) same = same && std::memcmp(&back[k * N], &B[k * ldb], N * sizeof(float)) == 0;
+  check(same, "unpack(pack(B)) == B", M, N, K);
 }
 
 static void testParallelFor(ThreadPool& pool, int64_t n, int64_t grain, int maxThreads) {
@@ -56,13 +67,31 @@ static void testParallelFor(ThreadPool& pool, int64_t n, int64_t grain, int maxT
   check(once, "parallelFor covers each index once", n, grain, maxThreads);
 }
 
-int main() {
+// --expect-default ISA: also check the table chosen for this CPU (run under qemu with older CPU models).
+int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--expect-default") {
+    check(std::string(kernels().isa) == argv[2], "default kernels match the CPU");
+    std::printf("default kernels: %s\n", kernels().isa);
+  }
   std::mt19937 rng(12345);
   ThreadPool pool(3);
-  const int64_t sizes[][3] = {{1, 1, 1}, {1, 7, 3}, {3, 1, 5}, {17, 33, 13}, {64, 64, 64}, {257, 31, 129}, {5, 300, 2}};
-  for (auto& s : sizes) {
-    testGemm(rng, pool, s[0], s[1], s[2], 0, true);
-    testGemm(rng, pool, s[0], s[1], s[2], 5, false);
+  // Every kernel table this CPU runs, on shapes around each tile and block size (MR, NR, MC, KC and NC of every
+  // ISA): 1, primes, non-multiples, and sizes that cross a KC or NC boundary.
+  const int64_t sizes[][3] = {{1, 1, 1},     {1, 7, 3},      {3, 1, 5},     {2, 33, 2},    {17, 33, 13},
+                              {15, 31, 17},  {14, 32, 256},  {29, 65, 257}, {113, 97, 3},  {257, 31, 129},
+                              {5, 300, 2},   {97, 513, 300}, {320, 512, 64}, {1, 1025, 37}, {224, 64, 520}};
+  const char* isas[] = {"scalar", "avx2", "avx512", "neon"};
+  for (const char* name : isas) {
+    const Kernels* isa = kernelsFor(name);
+    if (!isa) continue;
+    std::printf("kernels %s: MR %d NR %d\n", isa->isa, isa->gemm.mr, isa->gemm.nr);
+    int variant = 0;
+    for (auto& s : sizes) {
+      for (int threads : {1, 3}) {
+        ++variant;
+        testGemm(rng, pool, *isa, s[0], s[1], s[2], variant % 3, variant % 2 * 5, variant % 2 == 0, threads);
+      }
+    }
   }
   for (int64_t n : {1, 2, 17, 1000}) {
     for (int64_t grain : {1, 3, 64}) {
@@ -73,7 +102,7 @@ int main() {
   testParallelFor(pool, 100, 1, 8);
   pool.resize(4);
   testParallelFor(pool, 100, 1, 8);
-  testGemm(rng, pool, 33, 17, 9, 1, true);
+  testGemm(rng, pool, kernels(), 33, 17, 9, 1, 0, true, 4);
 
   int ran = 0;
   std::mutex m;
@@ -92,7 +121,7 @@ int main() {
   }
   check(order == std::vector<int>({0, 1, 2, 3, 4}), "submitted jobs run in order");
   check(availableCpus() >= 1, "availableCpus");
-  check(kernels().sgemm != nullptr, "dispatch table filled");
+  check(kernels().gemm.ukernel != nullptr && kernelsFor("scalar") != nullptr, "dispatch table filled");
 
   std::printf("core tests: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

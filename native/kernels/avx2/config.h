@@ -1,0 +1,15 @@
+// AVX2 + FMA kernels. 16 ymm registers: a 6 x 16 tile keeps 12 accumulators, 2 of B and 1 broadcast of A.
+#pragma once
+
+#include "../kernels.h"
+
+namespace fastmha {
+namespace avx2 {
+
+void sgemm_ukernel_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m, int64_t n,
+                        const float* bias, bool accumulate);
+
+constexpr GemmConfig kGemm{6, 16, 96, 256, 512, sgemm_ukernel_6x16};
+
+}  // namespace avx2
+}  // namespace fastmha

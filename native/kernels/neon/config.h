@@ -1,0 +1,16 @@
+// NEON kernels (aarch64, where Advanced SIMD is always present). 32 q registers: an 8 x 12 tile keeps 24
+// accumulators, 3 of B and 2 holding 8 values of A, each used lane by lane (fmla by element).
+#pragma once
+
+#include "../kernels.h"
+
+namespace fastmha {
+namespace neon {
+
+void sgemm_ukernel_8x12(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m, int64_t n,
+                        const float* bias, bool accumulate);
+
+constexpr GemmConfig kGemm{8, 12, 64, 256, 768, sgemm_ukernel_8x12};
+
+}  // namespace neon
+}  // namespace fastmha
