@@ -59,13 +59,15 @@ double fmaPeak(int threads) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool json = false;
+  bool json = false, peakOnly = false;
   std::vector<int> threadCounts = {1, 2};
   std::vector<std::array<int64_t, 3>> shapes = {{320, 512, 512}, {1024, 768, 768}, {2048, 512, 512}, {2048, 2048, 2048}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--json") {
       json = true;
+    } else if (arg == "--peak-only") {
+      peakOnly = true;
     } else if (arg == "--threads" && i + 1 < argc) {
       threadCounts.clear();
       for (const char* p = argv[++i]; *p;) {
@@ -82,6 +84,10 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (peakOnly) {  // for the layer benchmark: {"threads":N,"peak_gflops":X} per thread count
+    for (int threads : threadCounts) std::printf("{\"threads\":%d,\"peak_gflops\":%.1f}\n", threads, fmaPeak(threads));
+    return 0;
+  }
   ThreadPool& pool = globalPool();
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(-1, 1);

@@ -62,12 +62,12 @@ const std::vector<Kernels>& supported() {
   static const std::vector<Kernels> tables = [] {
     std::vector<Kernels> t;
 #if defined(__x86_64__) || defined(_M_X64)
-    if (has("avx512f")) t.push_back(Kernels{"avx512", avx512::kGemm});
-    if (has("avx2") && has("fma")) t.push_back(Kernels{"avx2", avx2::kGemm});
+    if (has("avx512f")) t.push_back(Kernels{"avx512", avx512::kGemm, avx512::onlineSoftmax});
+    if (has("avx2") && has("fma")) t.push_back(Kernels{"avx2", avx2::kGemm, avx2::onlineSoftmax});
 #elif defined(__aarch64__)
-    t.push_back(Kernels{"neon", neon::kGemm});
+    t.push_back(Kernels{"neon", neon::kGemm, neon::onlineSoftmax});
 #endif
-    t.push_back(Kernels{"scalar", scalar::kGemm});
+    t.push_back(Kernels{"scalar", scalar::kGemm, scalar::onlineSoftmax});
     return t;
   }();
   return tables;

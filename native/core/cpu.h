@@ -11,6 +11,7 @@ namespace fastmha {
 struct Kernels {
   const char* isa;  // "avx512" | "avx2" | "neon" | "scalar"
   GemmConfig gemm;
+  OnlineSoftmax onlineSoftmax;
 };
 
 struct CpuInfo {

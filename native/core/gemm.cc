@@ -16,19 +16,24 @@ AlignedFloats allocateFloats(size_t count) {
   return AlignedFloats(static_cast<float*>(p));
 }
 
-PackedMatrix::PackedMatrix(const float* src, int64_t rows, int64_t cols, int64_t ld, const Kernels& kernels)
-    : rows_(rows), cols_(cols), kernels_(&kernels) {
-  const int64_t nr = kernels.gemm.nr, kc = kernels.gemm.kc;
+PackedMatrix::PackedMatrix(const float* src, int64_t rows, int64_t cols, int64_t ld, const Kernels& kernels,
+                           Source source, int64_t rowBlock)
+    : rows_(rows), cols_(cols), rowBlock_(rowBlock > 0 ? rowBlock : kernels.gemm.kc), kernels_(&kernels) {
+  const int64_t nr = kernels.gemm.nr;
   paddedCols_ = (cols + nr - 1) / nr * nr;
   size_ = static_cast<size_t>(rows * paddedCols_);
   data_ = allocateFloats(size_);
-  for (int64_t pc = 0; pc < rows; pc += kc) {
-    const int64_t kLen = std::min(kc, rows - pc);
+  for (int64_t pc = 0; pc < rows; pc += rowBlock_) {
+    const int64_t kLen = std::min(rowBlock_, rows - pc);
     for (int64_t jr = 0; jr < cols; jr += nr) {
       float* dst = const_cast<float*>(panel(pc, jr));
       const int64_t n = std::min(nr, cols - jr);
       for (int64_t k = 0; k < kLen; ++k, dst += nr) {
-        std::memcpy(dst, src + (pc + k) * ld + jr, n * sizeof(float));
+        if (source == Source::RowMajor) {
+          std::memcpy(dst, src + (pc + k) * ld + jr, n * sizeof(float));
+        } else {
+          for (int64_t j = 0; j < n; ++j) dst[j] = src[(jr + j) * ld + pc + k];
+        }
         std::fill(dst + n, dst + nr, 0.0f);
       }
     }
@@ -53,12 +58,12 @@ PackedMatrix PackedMatrix::concat(const PackedMatrix* parts[], int count) {
 }
 
 const float* PackedMatrix::panel(int64_t pc, int64_t jr) const {
-  const int64_t kLen = std::min(kernels_->gemm.kc, rows_ - pc);
+  const int64_t kLen = std::min(rowBlock_, rows_ - pc);
   return data_.get() + pc * paddedCols_ + jr * kLen;
 }
 
 void PackedMatrix::unpack(float* dst) const {
-  const int64_t nr = kernels_->gemm.nr, kc = kernels_->gemm.kc;
+  const int64_t nr = kernels_->gemm.nr, kc = rowBlock_;
   for (int64_t pc = 0; pc < rows_; pc += kc) {
     const int64_t kLen = std::min(kc, rows_ - pc);
     for (int64_t jr = 0; jr < cols_; jr += nr) {
@@ -69,9 +74,6 @@ void PackedMatrix::unpack(float* dst) const {
   }
 }
 
-namespace {
-
-// Rows [0, m) and columns [0, kc) of A into MR-row panels: for each k, MR consecutive floats (zero past m).
 void packA(const float* A, int64_t lda, int64_t m, int64_t kc, int mr, float* dst) {
   // Writes stream sequentially; the MR source rows are MR sequential read streams the prefetcher follows.
   for (int64_t i0 = 0; i0 < m; i0 += mr, dst += mr * kc) {
@@ -85,6 +87,8 @@ void packA(const float* A, int64_t lda, int64_t m, int64_t kc, int mr, float* ds
     }
   }
 }
+
+namespace {
 
 // Each pool thread keeps its A block buffer between calls.
 float* threadBuffer(size_t count) {

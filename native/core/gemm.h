@@ -1,5 +1,6 @@
 // Matrix products of the layer, BLIS style: activations A [M, K] (packed per call into MR-row panels) times a
 // weight matrix B [K, N] packed once into KC x NR micro-panels, the bias added in the micro-kernel's write-back.
+// The attention core reuses the packing and the micro-kernels for Q Kᵀ and P V.
 #pragma once
 
 #include <cstdint>
@@ -21,8 +22,13 @@ AlignedFloats allocateFloats(size_t count);  // throws std::bad_alloc
 // panels one after another, each kc x NR with zero columns past N. Prepared once (weights are constant).
 class PackedMatrix {
  public:
+  // RowMajor: src is [rows, cols]. Transposed: src is [cols, rows] and its transpose is packed (keys, for Q Kᵀ).
+  enum class Source { RowMajor, Transposed };
+
   PackedMatrix() = default;
-  PackedMatrix(const float* rowMajor, int64_t rows, int64_t cols, int64_t ld, const Kernels& kernels);
+  // rowBlock: rows per block (a panel's kc), KC by default.
+  PackedMatrix(const float* src, int64_t rows, int64_t cols, int64_t ld, const Kernels& kernels,
+               Source source = Source::RowMajor, int64_t rowBlock = 0);
   // Several weight matrices of equal row count side by side, as one [rows, sum of cols] operand (the fused
   // query|key|value projection of self-attention).
   static PackedMatrix concat(const PackedMatrix* parts[], int count);
@@ -31,7 +37,7 @@ class PackedMatrix {
   int64_t cols() const { return cols_; }
   const Kernels& kernels() const { return *kernels_; }
   size_t bytes() const { return size_ * sizeof(float); }
-  // The kc x NR panel holding rows [pc, pc + kc) and columns [jr, jr + NR).
+  // The kc x NR panel holding rows [pc, pc + kc) and columns [jr, jr + NR); pc a multiple of the row block.
   const float* panel(int64_t pc, int64_t jr) const;
   // Back to row-major [rows, cols], for getWeights.
   void unpack(float* rowMajor) const;
@@ -39,9 +45,13 @@ class PackedMatrix {
  private:
   AlignedFloats data_;
   size_t size_ = 0;
-  int64_t rows_ = 0, cols_ = 0, paddedCols_ = 0;
+  int64_t rows_ = 0, cols_ = 0, paddedCols_ = 0, rowBlock_ = 0;
   const Kernels* kernels_ = nullptr;
 };
+
+// Rows [0, m) and columns [0, kc) of A (leading dimension lda) into MR-row panels: for each k, MR consecutive
+// floats, zero past m.
+void packA(const float* A, int64_t lda, int64_t m, int64_t kc, int mr, float* dst);
 
 // C[M, N] = A[M, K] * B + bias[N] (bias may be null), row-major with leading dimensions; tasks of MC rows by
 // a share of the columns go to the pool.

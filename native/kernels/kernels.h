@@ -22,4 +22,8 @@ struct GemmConfig {
   SgemmUkernel ukernel;
 };
 
+// One block of the online softmax (see kernels/common/online_softmax.h).
+using OnlineSoftmax = void (*)(float* s, int64_t lds, int64_t rows, int64_t cols, float scale, float* m, float* l,
+                               float* alpha);
+
 }  // namespace fastmha

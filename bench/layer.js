@@ -1,0 +1,117 @@
+'use strict';
+// `npm run bench [-- --json] [-- --threads 1,2] [-- --shapes bert,long]`: the whole layer (projections included)
+// side by side with onnxruntime-node running the same layer as an ONNX graph (bench/onnx_model.js) with the same
+// weights. Runs alternate in one process; medians; both sides async (forward() / session.run()).
+const ort = require('onnxruntime-node');
+const { MultiHeadAttention, Tensor, setThreads, cpuInfo } = require('..');
+const { attentionModel } = require('./onnx_model');
+const { fmaPeaks } = require('./native_bench');
+
+const SHAPES = {
+  paper: { B: 64, T: 5, E: 512, H: 8 },
+  bert: { B: 8, T: 128, E: 768, H: 12 },
+  long: { B: 1, T: 2048, E: 512, H: 8 },
+  cross: { B: 1, T: 12, S: 9, E: 512, H: 8 },
+};
+const ANCHOR_MS = { paper: [8.3, 4.7], bert: [56, 31.5], long: [160, 78], cross: [0.33, 0.24] };
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const json = args.includes('--json');
+const threadCounts = option('--threads', '1,2').split(',').map(Number);
+const shapeNames = option('--shapes', Object.keys(SHAPES).join(',')).split(',');
+const seconds = Number(option('--seconds', '3'));
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const random = (n) => new Float32Array(n).map(() => Math.random() * 2 - 1);
+
+// Multiply-adds of the layer, counted as 2 flops each: four projections and the two attention products.
+function flops({ B, T, S = T, E, H }) {
+  const d = E / H;
+  return 2 * (B * T * E * E * 2 + B * S * E * E * 2) + 2 * B * H * T * S * d * 2;
+}
+
+async function measure(name, threads) {
+  const shape = SHAPES[name];
+  const { B, T, E, H } = shape;
+  const S = shape.S ?? T;
+  const cross = shape.S !== undefined;
+  setThreads(threads);
+  const mha = new MultiHeadAttention({ numHeads: H, keyDim: E / H, seed: 1 });
+  const weights = mha.getWeights();
+  for (const [n, t] of Object.entries(weights)) if (n.endsWith('.bias')) t.data.set(random(t.data.length));
+  mha.setWeights(weights);
+  const session = await ort.InferenceSession.create(attentionModel({ numHeads: H, embedDim: E, cross }, weights), {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+  });
+  const query = new Tensor(random(B * T * E), [B, T, E]);
+  const memory = cross ? new Tensor(random(B * S * E), [B, S, E]) : undefined;
+  const feeds = { query: new ort.Tensor('float32', query.data, [B, T, E]) };
+  if (cross) feeds.memory = new ort.Tensor('float32', memory.data, [B, S, E]);
+  const ours = () => mha.forward(query, { value: memory });
+  const theirs = () => session.run(feeds);
+
+  // Both compute the same function: a benchmark of different results would mean nothing.
+  const [a, b] = [(await ours()).output.data, (await theirs()).output.data];
+  let maxDiff = 0;
+  for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+  if (!(maxDiff < 1e-3)) throw new Error(`${name}: fastmha and onnxruntime differ by ${maxDiff}`);
+
+  for (let i = 0; i < 3; i++) await ours(), await theirs();
+  const oursMs = [], ortMs = [];
+  const deadline = performance.now() + seconds * 1000;
+  while (oursMs.length < 5 || (performance.now() < deadline && oursMs.length < 2000)) {
+    let t0 = performance.now();
+    await ours();
+    oursMs.push(performance.now() - t0);
+    t0 = performance.now();
+    await theirs();
+    ortMs.push(performance.now() - t0);
+  }
+  await session.release();
+  mha.dispose();
+  return { shape: name, B, T, S, E, H, threads, runs: oursMs.length, ms: median(oursMs), ort_ms: median(ortMs), maxDiff };
+}
+
+(async () => {
+  const peaks = fmaPeaks(threadCounts);
+  const rows = [];
+  for (const threads of threadCounts) {
+    for (const name of shapeNames) {
+      const r = await measure(name, threads);
+      const gflops = flops(SHAPES[name]) / r.ms / 1e6;
+      const row = {
+        ...r,
+        isa: cpuInfo().isa,
+        gflops: +gflops.toFixed(2),
+        fraction_of_peak: +(gflops / peaks[threads]).toFixed(3),
+        speedup_vs_ort: +(r.ort_ms / r.ms).toFixed(3),
+        peak_gflops: peaks[threads],
+        anchor_ort_ms: ANCHOR_MS[name][threads - 1],
+      };
+      rows.push(row);
+      if (json) console.log(JSON.stringify(row));
+    }
+  }
+  if (json) return;
+  console.log(`fastmha (${cpuInfo().isa}) vs onnxruntime-node ${ort.env.versions.node}: one layer incl. projections,` +
+    ' fp32, async calls alternated, medians\n');
+  console.log('shape  thr |   fastmha ms  GFLOP/s  of peak |   ORT ms  speedup | anchor ORT ms');
+  for (const r of rows) {
+    console.log(
+      `${r.shape.padEnd(6)} ${String(r.threads).padStart(3)} | ${r.ms.toFixed(3).padStart(12)} ${r.gflops.toFixed(1).padStart(8)}` +
+        ` ${(100 * r.fraction_of_peak).toFixed(1).padStart(7)}% | ${r.ort_ms.toFixed(3).padStart(8)} ${r.speedup_vs_ort.toFixed(2).padStart(7)}x |` +
+        ` ${String(r.anchor_ort_ms ?? '').padStart(8)}`,
+    );
+  }
+  console.log(`\nFMA peak measured here: ${threadCounts.map((t) => `${peaks[t]} GFLOP/s at ${t} thread(s)`).join(', ')}`);
+})().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
