@@ -6,45 +6,43 @@
 
 #include "cpu.h"
 #include "gemm.h"
+#include "scratch.h"
 
+// The attention core works on transposed scores. For a tile of NR queries (one B panel of the GEMM micro-kernel):
+//   Sᵀ[keys, NR] = K Qᵀ   A = keys packed in MR-row panels (once per head), B = the tile's queries transposed
+//   softmax down each column of Sᵀ: across the tile's queries, so every step is SIMD over independent lanes
+//   Oᵀ[dv, NR] += Vᵀ Pᵀ  A = Vᵀ packed in MR-row panels (once per head), B = Pᵀ: the block of Sᵀ as it stands,
+//                        already in the B panel layout, so probabilities are never copied or packed.
 namespace fastmha {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Per-thread scratch for one query tile, kept between calls.
-struct TileScratch {
-  AlignedFloats buffer;
-  size_t capacity = 0;
-  float* reserve(size_t count) {
-    if (capacity < count) {
-      buffer = allocateFloats(count);
-      capacity = count;
-    }
-    return buffer.get();
-  }
-};
-
-// Everything a query tile needs that is shared by all tiles of one forward.
+// What every tile of one forward shares.
 struct Plan {
   const AttentionArgs& a;
-  const Kernels& kernels;
-  int64_t tileRows;   // TQ: queries per tile, a multiple of MR
-  int64_t blockKeys;  // TK: keys per block, a multiple of NR (one row block of the packed values)
-  std::vector<PackedMatrix> keysT, values;  // per (batch, head): Kᵀ [keyDim, S] and V [S, valueDim], packed
-  std::vector<uint8_t> realKeysInBlock;     // per (batch, key block): any unpadded key in it?
+  const GemmConfig& g;
+  OnlineSoftmax softmax;
+  int64_t blockKeys;    // keys per block: a multiple of MR
+  int64_t paddedKeys;   // S rounded up to MR
+  int64_t paddedValue;  // valueDim rounded up to MR
+  float* packedKeys;    // per (batch, head): [paddedKeys / MR][keyDim][MR]
+  float* packedValues;  // per (batch, head): [paddedValue / MR][S][MR], i.e. Vᵀ in A panels
+  std::vector<uint8_t> realKeysInBlock;  // per (batch, key block): any unpadded key in it?
 
+  const float* keysOf(int64_t bh) const { return packedKeys + bh * paddedKeys * a.keyDim; }
+  const float* valuesOf(int64_t bh) const { return packedValues + bh * paddedValue * a.keyLen; }
   // Bottom-right causal alignment: the last query sees every key, so a decode step sees its whole past.
   int64_t lastKey(int64_t t) const {
     return a.causal ? std::min(a.keyLen - 1, t + (a.keyLen - a.queryLen)) : a.keyLen - 1;
   }
   const uint8_t* maskRow(int64_t b, int64_t h, int64_t t) const {
-    return a.mask.data ? a.mask.data + b * a.mask.strideB + h * a.mask.strideH + t * a.mask.strideT : nullptr;
+    return a.mask.data + b * a.mask.strideB + h * a.mask.strideH + t * a.mask.strideT;
   }
 };
 
 struct Tile {
-  int64_t b, h, t0, rows;
+  int64_t b, h, t0, rows;  // queries [t0, t0 + rows), rows <= NR
 };
 
 // May any query of the tile attend any key of [s0, s0 + n)? Wholly masked blocks are skipped, not computed.
@@ -56,9 +54,9 @@ bool blockAllowed(const Plan& p, const Tile& tile, int64_t s0, int64_t n) {
   }
   if (!a.mask.data) return true;
   const uint8_t* pad = a.keyPadding ? a.keyPadding + tile.b * a.keyLen : nullptr;
-  for (int64_t r = 0; r < tile.rows; ++r) {
-    const uint8_t* mask = p.maskRow(tile.b, tile.h, tile.t0 + r);
-    const int64_t end = std::min(s0 + n, p.lastKey(tile.t0 + r) + 1);
+  for (int64_t c = 0; c < tile.rows; ++c) {
+    const uint8_t* mask = p.maskRow(tile.b, tile.h, tile.t0 + c);
+    const int64_t end = std::min(s0 + n, p.lastKey(tile.t0 + c) + 1);
     for (int64_t s = s0; s < end; ++s) {
       if (mask[s] && (!pad || pad[s])) return true;
     }
@@ -66,122 +64,131 @@ bool blockAllowed(const Plan& p, const Tile& tile, int64_t s0, int64_t n) {
   return false;
 }
 
-// Sets the masked scores of a block to -inf: computed from indices for causal, read from the masks otherwise.
-void applyMasks(const Plan& p, const Tile& tile, int64_t s0, int64_t n, float* scores, int64_t lds) {
+// Sets masked entries of the Sᵀ block (key rows s0.., query columns) to -inf; causal from indices.
+void applyMasks(const Plan& p, const Tile& tile, int64_t s0, int64_t n, float* scoresT, int64_t lds) {
   const AttentionArgs& a = p.a;
   const uint8_t* pad = a.keyPadding ? a.keyPadding + tile.b * a.keyLen : nullptr;
-  for (int64_t r = 0; r < tile.rows; ++r) {
-    float* row = scores + r * lds;
-    const int64_t visible = std::clamp<int64_t>(p.lastKey(tile.t0 + r) + 1 - s0, 0, n);
-    std::fill(row + visible, row + n, kNegInf);
-    const uint8_t* mask = p.maskRow(tile.b, tile.h, tile.t0 + r);
-    if (!mask && !pad) continue;
-    for (int64_t j = 0; j < visible; ++j) {
-      const int64_t s = s0 + j;
-      if ((mask && !mask[s]) || (pad && !pad[s])) row[j] = kNegInf;
+  const int64_t shift = a.keyLen - a.queryLen;
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t s = s0 + j;
+    float* row = scoresT + j * lds;
+    if (pad && !pad[s]) {
+      std::fill(row, row + tile.rows, kNegInf);
+      continue;
+    }
+    // Query t sees key s when s <= t + shift: the first columns of the row may be in its future.
+    const int64_t first = a.causal ? std::clamp<int64_t>(s - shift - tile.t0, 0, tile.rows) : 0;
+    std::fill(row, row + first, kNegInf);
+    if (!a.mask.data) continue;
+    for (int64_t c = first; c < tile.rows; ++c) {
+      if (!p.maskRow(tile.b, tile.h, tile.t0 + c)[s]) row[c] = kNegInf;
     }
   }
 }
 
-// scores[rows, n] = Q_tile Kᵀ[:, s0 : s0 + n] through the GEMM micro-kernel (queries packed per KC block of keyDim).
-void queryKeyScores(const Plan& p, const Tile& tile, const float* packedQueries, int64_t s0, int64_t n,
-                    float* scores, int64_t lds) {
-  const GemmConfig& g = p.kernels.gemm;
-  const PackedMatrix& keysT = p.keysT[tile.b * p.a.heads + tile.h];
-  const int64_t dk = p.a.keyDim, paddedRows = (tile.rows + g.mr - 1) / g.mr * g.mr;
-  for (int64_t jr = 0; jr < n; jr += g.nr) {
-    for (int64_t ir = 0; ir < tile.rows; ir += g.mr) {
-      for (int64_t pc = 0; pc < dk; pc += g.kc) {
-        const int64_t kLen = std::min(g.kc, dk - pc);
-        g.ukernel(kLen, packedQueries + pc * paddedRows + ir * kLen, keysT.panel(pc, s0 + jr), scores + ir * lds + jr,
-                  lds, std::min<int64_t>(g.mr, tile.rows - ir), std::min<int64_t>(g.nr, n - jr), nullptr, pc > 0);
-      }
-    }
+// Sᵀ[s0 : s0 + n, :] = K Qᵀ, one micro-kernel call per MR keys (k runs over the whole keyDim).
+void scoresT(const Plan& p, int64_t bh, const float* queriesT, int64_t s0, int64_t n, float* out) {
+  const GemmConfig& g = p.g;
+  const float* keys = p.keysOf(bh);
+  for (int64_t i = 0; i < n; i += g.mr) {
+    g.ukernel(p.a.keyDim, keys + (s0 + i) * p.a.keyDim, queriesT, out + i * g.nr, g.nr,
+              std::min<int64_t>(g.mr, n - i), g.nr, nullptr, false);
   }
 }
 
-// out[rows, valueDim] += P[rows, n] V[s0 : s0 + n, :], P packed into MR-row panels first.
-void accumulateValues(const Plan& p, const Tile& tile, const float* probs, int64_t lds, int64_t s0, int64_t n,
-                      float* packedProbs, float* out) {
-  const GemmConfig& g = p.kernels.gemm;
-  const PackedMatrix& values = p.values[tile.b * p.a.heads + tile.h];
-  const int64_t dv = p.a.valueDim;
-  packA(probs, lds, tile.rows, n, g.mr, packedProbs);
-  for (int64_t jr = 0; jr < dv; jr += g.nr) {
-    for (int64_t ir = 0; ir < tile.rows; ir += g.mr) {
-      g.ukernel(n, packedProbs + ir * n, values.panel(s0, jr), out + ir * dv + jr, dv,
-                std::min<int64_t>(g.mr, tile.rows - ir), std::min<int64_t>(g.nr, dv - jr), nullptr, true);
-    }
+// Oᵀ[dv, NR] (+)= Vᵀ[:, s0 : s0 + n] Pᵀ, Pᵀ being the n x NR block of probabilities; the first block overwrites.
+void accumulateValues(const Plan& p, int64_t bh, const float* probsT, int64_t s0, int64_t n, float* outT,
+                      bool accumulate) {
+  const GemmConfig& g = p.g;
+  const int64_t S = p.a.keyLen, dv = p.a.valueDim;
+  const float* values = p.valuesOf(bh);
+  for (int64_t i = 0; i < dv; i += g.mr) {
+    g.ukernel(n, values + i * S + s0 * g.mr, probsT, outT + i * g.nr, g.nr, std::min<int64_t>(g.mr, dv - i), g.nr,
+              nullptr, accumulate);
   }
 }
 
-void attendTile(const Plan& p, const Tile& tile, TileScratch& scratch) {
+void attendTile(const Plan& p, const Tile& tile, Scratch& scratch) {
   const AttentionArgs& a = p.a;
-  const GemmConfig& g = p.kernels.gemm;
-  const int64_t S = a.keyLen, dk = a.keyDim, dv = a.valueDim, TK = p.blockKeys;
-  const int64_t paddedRows = (tile.rows + g.mr - 1) / g.mr * g.mr;
-  float* packedQueries = scratch.reserve(paddedRows * (dk + TK) + tile.rows * (TK + dv + 3));
-  float* packedProbs = packedQueries + paddedRows * dk;
-  float* block = packedProbs + paddedRows * TK;  // scores of one key block, [rows, TK]
-  float* out = block + tile.rows * TK;           // [rows, valueDim]
-  float* rowMax = out + tile.rows * dv;
-  float* rowSum = rowMax + tile.rows;
-  float* alpha = rowSum + tile.rows;
-  std::fill(out, out + tile.rows * dv, 0.0f);
-  std::fill(rowMax, rowMax + tile.rows, kNegInf);
-  std::fill(rowSum, rowSum + tile.rows, 0.0f);
+  const GemmConfig& g = p.g;
+  const int64_t S = a.keyLen, dk = a.keyDim, dv = a.valueDim, nr = g.nr, bh = tile.b * a.heads + tile.h;
+  const int64_t blockRows = a.scores ? p.paddedKeys : p.blockKeys;  // with scores, Sᵀ holds every key at once
+  float* queriesT = scratch.reserve(nr * (dk + blockRows + p.paddedValue + 3));
+  float* block = queriesT + dk * nr;             // Sᵀ, then Pᵀ: [blockRows, NR]
+  float* outT = block + blockRows * nr;          // Oᵀ: [paddedValue, NR]
+  float* rowMax = outT + p.paddedValue * nr;     // per query: running maximum,
+  float* rowSum = rowMax + nr;                   // running sum,
+  float* alpha = rowSum + nr;                    // and this block's rescaling factor
+  std::fill(rowMax, rowMax + nr, kNegInf);
+  std::fill(rowSum, rowSum + nr, 0.0f);
 
+  // Qᵀ as one B panel [keyDim, NR], zero columns past the tile.
   const float* queries = a.queries + (tile.b * a.queryLen + tile.t0) * a.queryStride + tile.h * dk;
-  for (int64_t pc = 0; pc < dk; pc += g.kc) {
-    packA(queries + pc, a.queryStride, tile.rows, std::min(g.kc, dk - pc), g.mr, packedQueries + pc * paddedRows);
+  for (int64_t d = 0; d < dk; ++d) {
+    for (int64_t c = 0; c < nr; ++c) queriesT[d * nr + c] = c < tile.rows ? queries[c * a.queryStride + d] : 0.0f;
   }
   const int64_t keysSeen = std::min(S, p.lastKey(tile.t0 + tile.rows - 1) + 1);
 
   if (a.scores) {
-    // Scores asked for: the tile's rows of [B, H, T, S] hold the logits, then the probabilities in place; P V
-    // reads them from there. No block is computed twice.
-    float* scores = a.scores + ((tile.b * a.heads + tile.h) * a.queryLen + tile.t0) * S;
-    for (int64_t s0 = 0; s0 < S; s0 += TK) {
-      const int64_t n = std::min(TK, S - s0);
+    // Scores asked for: Sᵀ for every key at once, one softmax, normalized, written out transposed; then P V.
+    for (int64_t s0 = 0; s0 < S; s0 += p.blockKeys) {
+      const int64_t n = std::min(p.blockKeys, S - s0);
       if (blockAllowed(p, tile, s0, n)) {
-        queryKeyScores(p, tile, packedQueries, s0, n, scores + s0, S);
-        applyMasks(p, tile, s0, n, scores + s0, S);
+        scoresT(p, bh, queriesT, s0, n, block + s0 * nr);
+        applyMasks(p, tile, s0, n, block + s0 * nr, nr);
       } else {
-        for (int64_t r = 0; r < tile.rows; ++r) std::fill(scores + r * S + s0, scores + r * S + s0 + n, kNegInf);
+        for (int64_t j = s0; j < s0 + n; ++j) std::fill(block + j * nr, block + j * nr + tile.rows, kNegInf);
       }
     }
-    p.kernels.onlineSoftmax(scores, S, tile.rows, S, a.scale, rowMax, rowSum, alpha);
-    for (int64_t r = 0; r < tile.rows; ++r) {
-      const float inv = rowSum[r] > 0 ? 1.0f / rowSum[r] : 0.0f;
-      for (int64_t s = 0; s < S; ++s) scores[r * S + s] *= inv;
+    p.softmax(block, S, a.scale, rowMax, rowSum, alpha);
+    float* scores = a.scores + ((tile.b * a.heads + tile.h) * a.queryLen + tile.t0) * S;
+    for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] > 0 ? 1.0f / rowSum[c] : 0.0f;
+    for (int64_t s = 0; s < S; ++s) {
+      float* row = block + s * nr;
+      for (int64_t c = 0; c < tile.rows; ++c) scores[c * S + s] = row[c] *= alpha[c];
     }
-    for (int64_t s0 = 0; s0 < keysSeen; s0 += TK) {
-      const int64_t n = std::min(TK, S - s0);
-      if (blockAllowed(p, tile, s0, n)) accumulateValues(p, tile, scores + s0, S, s0, n, packedProbs, out);
-    }
-    std::fill(rowSum, rowSum + tile.rows, 1.0f);  // already normalized
+    if (keysSeen > 0) accumulateValues(p, bh, block, 0, keysSeen, outT, false);
+    else std::fill(outT, outT + p.paddedValue * nr, 0.0f);
+    std::fill(rowSum, rowSum + nr, 1.0f);  // already normalized
   } else {
-    // Flash-style: one block of keys at a time, an online softmax, P V accumulated and rescaled as the running
-    // maximum grows. Never more than [rows, TK] scores in memory.
-    for (int64_t s0 = 0; s0 < keysSeen; s0 += TK) {
-      const int64_t n = std::min(TK, S - s0);
+    // Flash-style: a block of keys at a time, the online softmax, Oᵀ rescaled as maxima grow, never more than
+    // [blockKeys, NR] scores in memory.
+    bool first = true;
+    for (int64_t s0 = 0; s0 < keysSeen; s0 += p.blockKeys) {
+      const int64_t n = std::min(p.blockKeys, S - s0);
       if (!blockAllowed(p, tile, s0, n)) continue;
-      queryKeyScores(p, tile, packedQueries, s0, n, block, TK);
-      applyMasks(p, tile, s0, n, block, TK);
-      p.kernels.onlineSoftmax(block, TK, tile.rows, n, a.scale, rowMax, rowSum, alpha);
-      for (int64_t r = 0; r < tile.rows; ++r) {
-        if (alpha[r] == 1.0f) continue;
-        for (int64_t i = 0; i < dv; ++i) out[r * dv + i] *= alpha[r];
+      scoresT(p, bh, queriesT, s0, n, block);
+      applyMasks(p, tile, s0, n, block, nr);
+      p.softmax(block, n, a.scale, rowMax, rowSum, alpha);
+      if (!first) {
+        for (int64_t d = 0; d < dv; ++d) {
+          for (int64_t c = 0; c < nr; ++c) outT[d * nr + c] *= alpha[c];
+        }
       }
-      accumulateValues(p, tile, block, TK, s0, n, packedProbs, out);
+      accumulateValues(p, bh, block, s0, n, outT, !first);
+      first = false;
     }
+    if (first) std::fill(outT, outT + p.paddedValue * nr, 0.0f);  // every block masked: nothing attended
   }
 
-  // Normalize once; a row that attended nothing has sum 0 and gets zeros.
-  for (int64_t r = 0; r < tile.rows; ++r) {
-    float* ctx = a.context + (tile.b * a.queryLen + tile.t0 + r) * (a.heads * dv) + tile.h * dv;
-    const float inv = rowSum[r] > 0 ? 1.0f / rowSum[r] : 0.0f;
-    for (int64_t i = 0; i < dv; ++i) ctx[i] = out[r * dv + i] * inv;
+  // Normalize once and transpose back into the context; a query that attended nothing has sum 0: zeros.
+  for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] > 0 ? 1.0f / rowSum[c] : 0.0f;
+  for (int64_t c = 0; c < tile.rows; ++c) {
+    float* ctx = a.context + (tile.b * a.queryLen + tile.t0 + c) * (a.heads * dv) + tile.h * dv;
+    for (int64_t d = 0; d < dv; ++d) ctx[d] = outT[d * nr + c] * alpha[c];
+  }
+}
+
+// Vᵀ [dv, S] into MR-row panels: panel i holds, for each key, values i*MR .. i*MR + MR - 1 of it (zero past dv).
+void packValuesT(const float* values, int64_t ld, int64_t S, int64_t dv, int mr, float* dst) {
+  for (int64_t i0 = 0; i0 < dv; i0 += mr, dst += mr * S) {
+    const int64_t n = std::min<int64_t>(mr, dv - i0);
+    for (int64_t s = 0; s < S; ++s) {
+      const float* v = values + s * ld + i0;
+      float* d = dst + s * mr;
+      for (int64_t i = 0; i < n; ++i) d[i] = v[i];
+      for (int64_t i = n; i < mr; ++i) d[i] = 0.0f;
+    }
   }
 }
 
@@ -190,20 +197,26 @@ void attendTile(const Plan& p, const Tile& tile, TileScratch& scratch) {
 void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
   const Kernels& kernels = fastmha::kernels();
   const GemmConfig& g = kernels.gemm;
-  Plan p{a, kernels, g.mr * std::max<int64_t>(1, (64 + g.mr - 1) / g.mr), std::max<int64_t>(g.nr, g.kc / g.nr * g.nr),
-         {}, {}, {}};
   const int64_t B = a.batch, H = a.heads, T = a.queryLen, S = a.keyLen;
+  const int64_t mr = g.mr;
+  // Small problems stay on fewer threads: waking one costs about as much as a few million flops.
+  constexpr int64_t kFlopsPerThread = int64_t{4} << 20;
+  const int64_t flops = 2 * B * H * T * S * (a.keyDim + a.valueDim);
+  maxThreads = static_cast<int>(std::clamp<int64_t>(flops / kFlopsPerThread, 1, std::max(1, maxThreads)));
+  Plan p{a, g, kernels.onlineSoftmax, mr * ((256 + mr - 1) / mr), (S + mr - 1) / mr * mr,
+         (a.valueDim + mr - 1) / mr * mr, nullptr, nullptr, {}};
 
-  // Keys transposed and values, packed once per (batch, head) for every query tile that reads them.
-  p.keysT.resize(B * H);
-  p.values.resize(B * H);
+  // Keys and Vᵀ packed once per (batch, head) for every query tile that reads them.
+  thread_local Scratch packed;  // the calling thread's: one forward at a time uses it
+  p.packedKeys = packed.reserve(static_cast<size_t>(B * H * (p.paddedKeys * a.keyDim + p.paddedValue * S)));
+  p.packedValues = p.packedKeys + B * H * p.paddedKeys * a.keyDim;
   pool.parallelFor(B * H, 1, maxThreads, [&](int64_t begin, int64_t end) {
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / H, h = bh % H;
-      p.keysT[bh] = PackedMatrix(a.keys + b * S * a.keyStride + h * a.keyDim, a.keyDim, S, a.keyStride, kernels,
-                                 PackedMatrix::Source::Transposed);
-      p.values[bh] = PackedMatrix(a.values + b * S * a.valueStride + h * a.valueDim, S, a.valueDim, a.valueStride,
-                                  kernels, PackedMatrix::Source::RowMajor, p.blockKeys);
+      packA(a.keys + b * S * a.keyStride + h * a.keyDim, a.keyStride, S, a.keyDim, g.mr,
+            const_cast<float*>(p.keysOf(bh)));
+      packValuesT(a.values + b * S * a.valueStride + h * a.valueDim, a.valueStride, S, a.valueDim, g.mr,
+                  const_cast<float*>(p.valuesOf(bh)));
     }
   });
   if (a.keyPadding) {
@@ -214,15 +227,15 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
     }
   }
 
-  // Tasks: (batch, head, query tile), the latest tiles first: under a causal mask they see the most keys, so the
-  // atomic counter hands out the long tasks before the short ones that fill the gaps.
-  const int64_t tiles = (T + p.tileRows - 1) / p.tileRows;
+  // Tasks: (batch, head, tile of NR queries), the latest tiles first: under a causal mask they see the most keys,
+  // so the atomic counter hands out the long tasks before the short ones that fill the gaps.
+  const int64_t tiles = (T + g.nr - 1) / g.nr;
   pool.parallelFor(B * H * tiles, 1, maxThreads, [&](int64_t begin, int64_t end) {
-    thread_local TileScratch scratch;
+    thread_local Scratch scratch;
     for (int64_t task = begin; task < end; ++task) {
       const int64_t tile = tiles - 1 - task % tiles, bh = task / tiles;
-      const int64_t t0 = tile * p.tileRows;
-      attendTile(p, Tile{bh / H, bh % H, t0, std::min(p.tileRows, T - t0)}, scratch);
+      const int64_t t0 = tile * g.nr;
+      attendTile(p, Tile{bh / H, bh % H, t0, std::min<int64_t>(g.nr, T - t0)}, scratch);
     }
   });
 }

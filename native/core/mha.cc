@@ -5,12 +5,19 @@
 #include <vector>
 
 #include "cpu.h"
+#include "scratch.h"
 
 namespace fastmha {
 namespace {
 
 std::vector<float> copyBias(const float* bias, int64_t n) {
   return bias ? std::vector<float>(bias, bias + n) : std::vector<float>();
+}
+
+std::vector<float> concatBiases(std::initializer_list<const std::vector<float>*> parts) {
+  std::vector<float> all;
+  for (const std::vector<float>* part : parts) all.insert(all.end(), part->begin(), part->end());
+  return all;
 }
 
 void copyOut(const std::vector<float>& from, float* to) {
@@ -31,13 +38,13 @@ Layer::Layer(const LayerDims& d, const WeightsView& w)
       keyBias_(copyBias(d.useBias ? w.keyBias : nullptr, d.numHeads * d.keyDim)),
       valueBias_(copyBias(d.useBias ? w.valueBias : nullptr, d.numHeads * d.valueDim)),
       outputBias_(copyBias(d.useBias ? w.outputBias : nullptr, d.outputDim)) {
-  if (d.queryDim == d.keyInputDim && d.queryDim == d.valueInputDim) {
+  if (d.keyInputDim == d.valueInputDim) {
     const PackedMatrix* parts[] = {&queryKernel_, &keyKernel_, &valueKernel_};
-    fusedKernel_ = PackedMatrix::concat(parts, 3);
-    if (d.useBias) {
-      fusedBias_ = queryBias_;
-      fusedBias_.insert(fusedBias_.end(), keyBias_.begin(), keyBias_.end());
-      fusedBias_.insert(fusedBias_.end(), valueBias_.begin(), valueBias_.end());
+    keyValueKernel_ = PackedMatrix::concat(parts + 1, 2);
+    keyValueBias_ = concatBiases({&keyBias_, &valueBias_});
+    if (d.queryDim == d.keyInputDim) {
+      fusedKernel_ = PackedMatrix::concat(parts, 3);
+      fusedBias_ = concatBiases({&queryBias_, &keyBias_, &valueBias_});
     }
   }
 }
@@ -56,8 +63,9 @@ void Layer::getWeights(float* queryKernel, float* queryBias, float* keyKernel, f
 
 size_t Layer::bytes() const {
   return queryKernel_.bytes() + keyKernel_.bytes() + valueKernel_.bytes() + outputKernel_.bytes() +
-         fusedKernel_.bytes() +
-         (queryBias_.size() + keyBias_.size() + valueBias_.size() + outputBias_.size() + fusedBias_.size()) *
+         fusedKernel_.bytes() + keyValueKernel_.bytes() +
+         (queryBias_.size() + keyBias_.size() + valueBias_.size() + outputBias_.size() + fusedBias_.size() +
+          keyValueBias_.size()) *
              sizeof(float);
 }
 
@@ -75,31 +83,42 @@ void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) cons
   a.keyDim = d.keyDim;
   a.valueDim = d.valueDim;
 
-  // Workspace: projected queries, keys and values, and the concatenated heads (the context).
-  std::vector<float> projected, context(queryRows * vWidth);
+  // Projected queries, keys and values, then the concatenated heads (the context), in the calling thread's
+  // scratch (one forward at a time per thread).
+  thread_local Scratch scratch;
+  const int64_t projectedFloats =
+      fused ? queryRows * fusedKernel_.cols() : queryRows * qkWidth + keyRows * (qkWidth + vWidth);
+  float* projected = scratch.reserve(static_cast<size_t>(projectedFloats + queryRows * vWidth));
+  float* context = projected + projectedFloats;
   if (fused) {
     const int64_t width = fusedKernel_.cols();
-    projected.resize(queryRows * width);
-    gemm(queryRows, f.query, d.queryDim, fusedKernel_, orNull(fusedBias_), projected.data(), width, pool, maxThreads);
-    a.queries = projected.data();
-    a.keys = projected.data() + qkWidth;
-    a.values = projected.data() + 2 * qkWidth;
+    gemm(queryRows, f.query, d.queryDim, fusedKernel_, orNull(fusedBias_), projected, width, pool, maxThreads);
+    a.queries = projected;
+    a.keys = projected + qkWidth;
+    a.values = projected + 2 * qkWidth;
     a.queryStride = a.keyStride = a.valueStride = width;
   } else {
-    projected.resize(queryRows * qkWidth + keyRows * (qkWidth + vWidth));
-    float* queries = projected.data();
+    float* queries = projected;
     float* keys = queries + queryRows * qkWidth;
-    float* values = keys + keyRows * qkWidth;
     gemm(queryRows, f.query, d.queryDim, queryKernel_, orNull(queryBias_), queries, qkWidth, pool, maxThreads);
-    gemm(keyRows, f.key, d.keyInputDim, keyKernel_, orNull(keyBias_), keys, qkWidth, pool, maxThreads);
-    gemm(keyRows, f.value, d.valueInputDim, valueKernel_, orNull(valueBias_), values, vWidth, pool, maxThreads);
     a.queries = queries;
+    a.queryStride = qkWidth;
     a.keys = keys;
-    a.values = values;
-    a.queryStride = a.keyStride = qkWidth;
-    a.valueStride = vWidth;
+    if (f.key == f.value && keyValueKernel_.cols() > 0) {
+      const int64_t width = keyValueKernel_.cols();
+      gemm(keyRows, f.key, d.keyInputDim, keyValueKernel_, orNull(keyValueBias_), keys, width, pool, maxThreads);
+      a.values = keys + qkWidth;
+      a.keyStride = a.valueStride = width;
+    } else {
+      float* values = keys + keyRows * qkWidth;
+      gemm(keyRows, f.key, d.keyInputDim, keyKernel_, orNull(keyBias_), keys, qkWidth, pool, maxThreads);
+      gemm(keyRows, f.value, d.valueInputDim, valueKernel_, orNull(valueBias_), values, vWidth, pool, maxThreads);
+      a.values = values;
+      a.keyStride = qkWidth;
+      a.valueStride = vWidth;
+    }
   }
-  a.context = context.data();
+  a.context = context;
   a.scores = f.scores;
   a.mask = f.mask;
   a.keyPadding = f.keyPadding;
@@ -107,7 +126,7 @@ void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) cons
   a.scale = 1.0f / std::sqrt(static_cast<float>(d.keyDim));
   attention(a, pool, maxThreads);
 
-  gemm(queryRows, context.data(), vWidth, outputKernel_, orNull(outputBias_), f.output, d.outputDim, pool,
+  gemm(queryRows, context, vWidth, outputKernel_, orNull(outputBias_), f.output, d.outputDim, pool,
        maxThreads);
 }
 

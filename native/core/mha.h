@@ -55,6 +55,9 @@ class Layer {
   // agree): one pass over the activations instead of three.
   PackedMatrix fusedKernel_;
   std::vector<float> fusedBias_;
+  // Cross-attention over one memory (key and value the same input) projects key|value in one pass likewise.
+  PackedMatrix keyValueKernel_;
+  std::vector<float> keyValueBias_;
 };
 
 }  // namespace fastmha

@@ -27,15 +27,33 @@ ThreadPool::~ThreadPool() {
   stopWorkers();
 }
 
+namespace {
+
+// How long an idle worker polls for the next region before sleeping: about 50 microseconds.
+constexpr int kSpinRounds = 2000;
+
+inline void relax() {
+#if defined(__x86_64__) || defined(_M_X64)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
+
+}  // namespace
+
 void ThreadPool::startWorkers(int count) {
-  stopping_ = false;
-  for (int i = 0; i < count; ++i) workers_.emplace_back([this, i] { workerLoop(i); });
+  stopping_.store(false);
+  // The generation a worker starts from is read here, not in the new thread: a region published before that
+  // thread first runs must still count as new to it.
+  const uint64_t seen = state_.load() >> 16;
+  for (int i = 0; i < count; ++i) workers_.emplace_back([this, i, seen] { workerLoop(i, seen); });
 }
 
 void ThreadPool::stopWorkers() {
   {
-    std::lock_guard<std::mutex> lock(m_);
-    stopping_ = true;
+    std::lock_guard<std::mutex> lock(sleepMutex_);
+    stopping_.store(true);
   }
   wake_.notify_all();
   for (auto& t : workers_) t.join();
@@ -59,23 +77,28 @@ void ThreadPool::runChunks(Region& r) {
   }
 }
 
-void ThreadPool::workerLoop(int index) {
-  uint64_t seen = 0;
+void ThreadPool::workerLoop(int index, uint64_t seen) {
   for (;;) {
-    Region* r;
-    {
-      std::unique_lock<std::mutex> lock(m_);
-      wake_.wait(lock, [&] { return stopping_ || (region_ && generation_ != seen); });
-      if (stopping_) return;
-      seen = generation_;
-      if (index >= region_->helpers) continue;
-      r = region_;
+    uint64_t state = state_.load(std::memory_order_acquire);
+    for (int spin = 0; (state >> 16) == seen && spin < kSpinRounds && !stopping_.load(std::memory_order_relaxed);
+         ++spin) {
+      relax();
+      state = state_.load(std::memory_order_acquire);
     }
-    runChunks(*r);
-    {
-      std::lock_guard<std::mutex> lock(m_);
-      if (--active_ == 0) done_.notify_all();
+    if ((state >> 16) == seen) {
+      std::unique_lock<std::mutex> lock(sleepMutex_);
+      sleepers_.fetch_add(1);
+      wake_.wait(lock, [&] {
+        state = state_.load(std::memory_order_seq_cst);
+        return stopping_.load() || (state >> 16) != seen;
+      });
+      sleepers_.fetch_sub(1);
     }
+    if (stopping_.load()) return;
+    seen = state >> 16;
+    if (index >= static_cast<int>(state & 0xffff)) continue;
+    runChunks(*region_);
+    active_.fetch_sub(1, std::memory_order_release);
   }
 }
 
@@ -83,9 +106,10 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, int maxThreads,
                              const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
-  int64_t chunks = (n + grain - 1) / grain;
+  const int64_t chunks = (n + grain - 1) / grain;
   std::lock_guard<std::mutex> serialize(regionMutex_);
-  int helpers = static_cast<int>(std::min<int64_t>({chunks - 1, maxThreads - 1, (int64_t)workers_.size()}));
+  const int helpers = static_cast<int>(
+      std::min<int64_t>({chunks - 1, maxThreads - 1, static_cast<int64_t>(workers_.size()), 0xffff}));
   if (helpers <= 0) {
     fn(0, n);
     return;
@@ -94,17 +118,19 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, int maxThreads,
   r.fn = &fn;
   r.n = n;
   r.grain = grain;
-  r.helpers = helpers;
-  {
-    std::lock_guard<std::mutex> lock(m_);
-    region_ = &r;
-    active_ = helpers;
-    ++generation_;
+  region_ = &r;
+  active_.store(helpers, std::memory_order_relaxed);
+  const uint64_t generation = (state_.load(std::memory_order_relaxed) >> 16) + 1;
+  // Sequentially consistent on both sides: either this load sees a worker about to sleep, or that worker's
+  // predicate (after its own increment of sleepers_) sees the new state.
+  state_.store(generation << 16 | static_cast<uint64_t>(helpers), std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+    std::lock_guard<std::mutex> lock(sleepMutex_);
+    wake_.notify_all();
   }
-  wake_.notify_all();
   runChunks(r);
-  std::unique_lock<std::mutex> lock(m_);
-  done_.wait(lock, [&] { return active_ == 0; });
+  // The helpers finish their last chunk about when this thread does: wait for them by polling.
+  while (active_.load(std::memory_order_acquire) > 0) relax();
   region_ = nullptr;
 }
 

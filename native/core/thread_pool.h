@@ -37,9 +37,8 @@ class ThreadPool {
     const std::function<void(int64_t, int64_t)>* fn = nullptr;
     int64_t n = 0, grain = 1;
     std::atomic<int64_t> next{0};
-    int helpers = 0;  // workers allowed to join this region
   };
-  void workerLoop(int index);
+  void workerLoop(int index, uint64_t seen);
   void dispatcherLoop();
   void runChunks(Region& r);
   void startWorkers(int count);
@@ -47,13 +46,18 @@ class ThreadPool {
 
   std::atomic<int> threads_;
   std::mutex regionMutex_;  // serializes parallel regions
-  std::mutex m_;
-  std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
+  // A region is published as one word, generation << 16 | helpers, so a worker reads both at once: workers with an
+  // index below `helpers` join, the rest go back to waiting. The region stays alive until `active_` helpers left.
+  std::atomic<uint64_t> state_{0};
   Region* region_ = nullptr;
-  uint64_t generation_ = 0;
-  int active_ = 0;  // workers still inside the current region
-  bool stopping_ = false;
+  std::atomic<int> active_{0};
+  std::atomic<bool> stopping_{false};
+  // Waking a sleeping thread costs tens of microseconds (more in a VM), several times per forward: workers spin
+  // a while for the next region before sleeping, and sleepers are notified only when there are any.
+  std::mutex sleepMutex_;
+  std::condition_variable wake_;
+  std::atomic<int> sleepers_{0};
 
   std::mutex jobsMutex_;
   std::condition_variable jobsCv_;

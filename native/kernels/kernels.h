@@ -22,8 +22,7 @@ struct GemmConfig {
   SgemmUkernel ukernel;
 };
 
-// One block of the online softmax (see kernels/common/online_softmax.h).
-using OnlineSoftmax = void (*)(float* s, int64_t lds, int64_t rows, int64_t cols, float scale, float* m, float* l,
-                               float* alpha);
+// One block of the online softmax over transposed scores sᵀ[keys][NR] (see kernels/common/online_softmax.h).
+using OnlineSoftmax = void (*)(float* s, int64_t keys, float scale, float* m, float* l, float* alpha);
 
 }  // namespace fastmha

@@ -9,7 +9,7 @@ namespace avx2 {
 void sgemm_ukernel_6x16(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m, int64_t n,
                         const float* bias, bool accumulate);
 
-void onlineSoftmax(float* s, int64_t lds, int64_t rows, int64_t cols, float scale, float* m, float* l, float* alpha);
+void onlineSoftmax(float* s, int64_t keys, float scale, float* m, float* l, float* alpha);
 
 constexpr GemmConfig kGemm{6, 16, 96, 256, 512, sgemm_ukernel_6x16};
 

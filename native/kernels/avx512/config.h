@@ -12,7 +12,7 @@ void sgemm_ukernel_14x32(int64_t kc, const float* a, const float* b, float* c, i
 
 // A blocks of MC x KC = 56 KiB; KC x NC of B <= 1 MiB. Measured here (npm run bench:gemm) against MC 42-224,
 // KC 128-512, NC 512-1024: within noise of each other; this one was best on the shapes.
-void onlineSoftmax(float* s, int64_t lds, int64_t rows, int64_t cols, float scale, float* m, float* l, float* alpha);
+void onlineSoftmax(float* s, int64_t keys, float scale, float* m, float* l, float* alpha);
 
 constexpr GemmConfig kGemm{14, 32, 56, 256, 1024, sgemm_ukernel_14x32};
 

@@ -5,8 +5,8 @@
 namespace fastmha {
 namespace avx512 {
 
-void onlineSoftmax(float* s, int64_t lds, int64_t rows, int64_t cols, float scale, float* m, float* l, float* alpha) {
-  detail::onlineSoftmaxImpl(s, lds, rows, cols, scale, m, l, alpha);
+void onlineSoftmax(float* s, int64_t keys, float scale, float* m, float* l, float* alpha) {
+  onlineSoftmaxImpl<kGemm.nr>(s, keys, scale, m, l, alpha);
 }
 
 }  // namespace avx512

@@ -1,6 +1,7 @@
 // One step of the online (streaming) softmax over a block of keys, written once in plain C++ and compiled in each
 // kernels/<isa>/ folder with that ISA's flags, where the compiler vectorizes it (the exp is a branch-free
-// polynomial). Included only by those files.
+// polynomial). Included only by those files, and only inside an unnamed namespace: each ISA's file must get its
+// own copy, since one inline function compiled with several flag sets is a single symbol the linker keeps once.
 #pragma once
 
 #include <cmath>
@@ -9,7 +10,7 @@
 #include <limits>
 
 namespace fastmha {
-namespace detail {
+namespace {
 
 // e^x for x <= 0 (scores minus their running maximum), within ~2 ulp: x = n ln2 + r with |r| <= ln2/2 (ln2 split
 // in two parts, Cody and Waite), e^r by a degree-6 minimax polynomial, 2^n assembled in the exponent bits.
@@ -31,42 +32,42 @@ inline float expNonPositive(float x) {
   return p * scale;
 }
 
-// For each of `rows` rows of s (stride lds, `cols` scores; -inf = masked): x = s * scale, the running maximum
-// m[r] and sum l[r] updated, s overwritten with exp(x - m_new) (0 where masked), and alpha[r] = exp(m_old - m_new),
-// the factor the caller applies to what it accumulated before. A row with nothing allowed so far keeps m = -inf,
-// alpha = 1 and zeros.
-inline void onlineSoftmaxImpl(float* s, int64_t lds, int64_t rows, int64_t cols, float scale, float* m, float* l,
-                              float* alpha) {
+// Scores are transposed, sᵀ[key][query] with NR queries a row (one B panel of the micro-kernel), so every step
+// below runs across queries: independent SIMD lanes of a compile-time width, no horizontal reductions. For each
+// query: x = s * scale, its running maximum m and sum l updated over these `keys` keys, s overwritten with
+// exp(x - m_new) (0 where -inf, i.e. masked), and alpha = exp(m_old - m_new), the factor for what was accumulated
+// before. A query with nothing allowed so far keeps m = -inf, alpha = 1 and zeros. Columns past the tile's
+// queries hold finite scores of zero queries: computed, never read.
+template <int NR>
+inline void onlineSoftmaxImpl(float* __restrict s, int64_t keys, float scale, float* __restrict m,
+                              float* __restrict l, float* __restrict alpha) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = s + r * lds;
-    float blockMax = kNegInf;
-    // Reductions vectorize only when told their order may change (-fopenmp-simd, no OpenMP runtime).
-#pragma omp simd reduction(max : blockMax)
-    for (int64_t j = 0; j < cols; ++j) {
-      row[j] *= scale;
-      blockMax = row[j] > blockMax ? row[j] : blockMax;
+  float mNew[NR], shift[NR], sum[NR];
+  for (int c = 0; c < NR; ++c) mNew[c] = m[c], sum[c] = 0.0f;
+  for (int64_t k = 0; k < keys; ++k) {
+    float* row = s + k * NR;
+    for (int c = 0; c < NR; ++c) {
+      row[c] *= scale;
+      mNew[c] = row[c] > mNew[c] ? row[c] : mNew[c];
     }
-    const float mOld = m[r];
-    const float mNew = blockMax > mOld ? blockMax : mOld;
-    if (mNew == kNegInf) {
-      for (int64_t j = 0; j < cols; ++j) row[j] = 0.0f;
-      alpha[r] = 1.0f;
-      continue;
+  }
+  // A column still at -inf subtracts 0: its exps are all of -inf, which the select below zeroes.
+  for (int c = 0; c < NR; ++c) shift[c] = mNew[c] == kNegInf ? 0.0f : mNew[c];
+  for (int64_t k = 0; k < keys; ++k) {
+    float* row = s + k * NR;
+    for (int c = 0; c < NR; ++c) {
+      const float x = row[c];
+      const float p = x == kNegInf ? 0.0f : expNonPositive(x - shift[c]);
+      row[c] = p;
+      sum[c] += p;
     }
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < cols; ++j) {
-      const float x = row[j];
-      const float p = x == kNegInf ? 0.0f : expNonPositive(x - mNew);
-      row[j] = p;
-      sum += p;
-    }
-    alpha[r] = mOld == kNegInf ? 0.0f : expNonPositive(mOld - mNew);
-    l[r] = l[r] * alpha[r] + sum;
-    m[r] = mNew;
+  }
+  for (int c = 0; c < NR; ++c) {
+    alpha[c] = m[c] == kNegInf ? (mNew[c] == kNegInf ? 1.0f : 0.0f) : expNonPositive(m[c] - mNew[c]);
+    l[c] = l[c] * alpha[c] + sum[c];
+    m[c] = mNew[c];
   }
 }
 
-}  // namespace detail
+}  // namespace
 }  // namespace fastmha
