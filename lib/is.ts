@@ -59,8 +59,3 @@ export function optionalBoolean(name: string, value: unknown, fallback: boolean)
 export function isShared(view: ArrayBufferView): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && view.buffer instanceof SharedArrayBuffer;
 }
-
-/** A typed array whose buffer was transferred or detached reports byteLength 0 on its buffer. */
-export function isDetached(view: ArrayBufferView): boolean {
-  return view.buffer.byteLength === 0 && view.byteLength === 0 && !isShared(view);
-}

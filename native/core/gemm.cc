@@ -1,5 +1,7 @@
 #include "gemm.h"
 
+#include "scratch.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -88,20 +90,6 @@ void packA(const float* A, int64_t lda, int64_t m, int64_t kc, int mr, float* ds
   }
 }
 
-namespace {
-
-// Each pool thread keeps its A block buffer between calls.
-float* threadBuffer(size_t count) {
-  thread_local AlignedFloats buffer;
-  thread_local size_t capacity = 0;
-  if (capacity < count) {
-    buffer = allocateFloats(count);
-    capacity = count;
-  }
-  return buffer.get();
-}
-
-}  // namespace
 
 void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, float* C, int64_t ldc,
           ThreadPool& pool, int maxThreads) {
@@ -129,7 +117,8 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
   nTasks = (N + width - 1) / width;
 
   pool.parallelFor(nTasks * mTasks, 1, threads, [&](int64_t begin, int64_t end) {
-    float* packed = threadBuffer(static_cast<size_t>(((cfg.mc + mr - 1) / mr) * mr * cfg.kc));
+    thread_local Scratch aBlock;  // each pool thread keeps its A block buffer between calls
+    float* packed = aBlock.reserve(static_cast<size_t>(((cfg.mc + mr - 1) / mr) * mr * cfg.kc));
     for (int64_t task = begin; task < end; ++task) {
       const int64_t jBegin = (task % nTasks) * width, jEnd = std::min(N, jBegin + width);
       const int64_t iBegin = (task / nTasks) * height, iEnd = std::min(M, iBegin + height);
