@@ -18,6 +18,7 @@ interface Case {
   causal?: boolean;
   attentionMaskShape?: 'TS' | 'BTS' | 'B1TS' | 'BHTS' | 'flatTS' | 'flatBTS' | 'flatBHTS' | 'B11S';
   keyPadding?: boolean;
+  keyLengths?: number[]; // key padding as real lengths per batch item: whole blocks of keys padded
   scores?: boolean;
 }
 
@@ -63,7 +64,11 @@ async function check(c: Case): Promise<void> {
       }
     };
   }
-  const keyPaddingMask = c.keyPadding ? randomMask(B * S, seed++, 0.7) : undefined;
+  let keyPaddingMask = c.keyPadding ? randomMask(B * S, seed++, 0.7) : undefined;
+  if (c.keyLengths) {
+    keyPaddingMask = new Uint8Array(B * S);
+    c.keyLengths.forEach((n, b) => keyPaddingMask!.fill(1, b * S, b * S + n));
+  }
   const allowed = (b: number, h: number, t: number, s: number) =>
     (!maskAt || maskAt(b, h, t, s) !== 0) &&
     (!keyPaddingMask || keyPaddingMask[b * S + s] !== 0) &&
@@ -97,6 +102,9 @@ async function check(c: Case): Promise<void> {
     expect(sync.attentionScores!.shape).toEqual([B, H, T, S]);
     expectClose(sync.attentionScores!.data, ref.scores, 1e-4, 'attentionScores');
     expect(Array.from(async.attentionScores!.data)).toEqual(Array.from(sync.attentionScores!.data));
+    // Asking for the scores takes another path through the attention core: the output must not change.
+    const without = mha.forwardSync(query, { ...options, returnAttentionScores: false });
+    expectClose(without.output.data, out, 1e-5, 'output without scores');
   } else {
     expect(sync.attentionScores).toBeUndefined();
   }
@@ -128,12 +136,24 @@ describe('forward against the float64 reference', () => {
     async (shape) => {
       await check({ B: 3, T: 7, H: 2, dk: 4, attentionMaskShape: shape, scores: true });
       await check({ B: 2, T: 5, S: 11, H: 3, dk: 3, keyInputDim: 4, valueInputDim: 5, attentionMaskShape: shape, scores: true });
+      // Long enough for tiles of queries and blocks of keys (short sequences go query by query).
+      await check({ B: 2, T: 37, S: 41, H: 2, dk: 4, keyInputDim: 5, valueInputDim: 5, attentionMaskShape: shape,
+        scores: true });
+      await check({ B: 2, T: 35, H: 2, dk: 4, attentionMaskShape: shape });
     },
   );
 
   it('keyPaddingMask', async () => {
     await check({ B: 4, T: 9, H: 2, dk: 4, keyPadding: true, scores: true });
     await check({ B: 3, T: 4, S: 13, H: 2, dk: 4, keyInputDim: 3, valueInputDim: 3, keyPadding: true, scores: true });
+    await check({ B: 3, T: 40, H: 2, dk: 4, keyPadding: true, scores: true });
+    await check({ B: 2, T: 33, S: 45, H: 2, dk: 4, keyInputDim: 3, valueInputDim: 3, keyPadding: true });
+  });
+
+  it('keyPaddingMask padding whole blocks of keys, and a batch item with no real key', async () => {
+    await check({ B: 3, T: 70, S: 700, H: 2, dk: 4, keyInputDim: 5, valueInputDim: 5, keyLengths: [300, 0, 699],
+      scores: true });
+    await check({ B: 3, T: 600, H: 2, dk: 4, keyLengths: [290, 600, 1] });
   });
 
   it.each([
@@ -141,6 +161,9 @@ describe('forward against the float64 reference', () => {
     { T: 3, S: 10 }, // decode-like: fewer queries than keys, each sees its whole past
     { T: 1, S: 17 },
     { T: 10, S: 4 }, // more queries than keys: the first T - S rows see nothing
+    { T: 45, S: undefined },
+    { T: 33, S: 70 },
+    { T: 70, S: 33 },
   ])('causal, bottom-right aligned, T=$T S=$S', ({ T, S }) =>
     check({ B: 2, T, S, H: 2, dk: 4, keyInputDim: 8, valueInputDim: 8, causal: true, scores: true }),
   );
@@ -149,7 +172,18 @@ describe('forward against the float64 reference', () => {
     await check({ B: 3, T: 6, H: 3, dk: 4, causal: true, keyPadding: true, attentionMaskShape: 'BHTS', scores: true });
     await check({ B: 2, T: 5, S: 8, H: 2, dk: 4, keyInputDim: 8, valueInputDim: 8, causal: true, keyPadding: true,
       attentionMaskShape: 'B1TS', scores: true });
+    await check({ B: 2, T: 35, S: 38, H: 2, dk: 4, keyInputDim: 8, valueInputDim: 8, causal: true, keyPadding: true,
+      attentionMaskShape: 'BHTS', scores: true });
   });
+});
+
+describe('long sequences, not multiples of any tile', () => {
+  it('self-attention over 2049 tokens, causal', () => check({ B: 1, T: 2049, H: 2, dk: 8, causal: true }));
+  it('cross-attention 1500 x 2100 with key padding and causal', () =>
+    check({ B: 1, T: 1500, S: 2100, H: 2, dk: 8, keyInputDim: 16, valueInputDim: 16, causal: true, keyPadding: true }));
+  it('cross-attention 1100 x 1300 with a [T, S] mask and scores', () =>
+    check({ B: 1, T: 1100, S: 1300, H: 1, dk: 8, keyInputDim: 8, valueInputDim: 8, attentionMaskShape: 'TS',
+      scores: true }));
 });
 
 describe('rows with nothing to attend', () => {

@@ -17,6 +17,9 @@ namespace fastmha {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+// Below these lengths attention goes query by query (attendShort): a tile of NR queries over MR-key panels
+// would be mostly padding.
+constexpr int64_t kShortKeys = 16, kShortQueries = 4;
 
 // What every tile of one forward shares.
 struct Plan {
@@ -26,12 +29,13 @@ struct Plan {
   int64_t blockKeys;    // keys per block: a multiple of MR
   int64_t paddedKeys;   // S rounded up to MR
   int64_t paddedValue;  // valueDim rounded up to MR
-  float* packedKeys;    // per (batch, head): [paddedKeys / MR][keyDim][MR]
-  float* packedValues;  // per (batch, head): [paddedValue / MR][S][MR], i.e. Vᵀ in A panels
+  float* packedKeys;    // per (batch, head) of the group: [paddedKeys / MR][keyDim][MR]
+  float* packedValues;  // per (batch, head) of the group: [paddedValue / MR][S][MR], i.e. Vᵀ in A panels
   std::vector<uint8_t> realKeysInBlock;  // per (batch, key block): any unpadded key in it?
+  int64_t firstHead = 0;                 // the group of (batch, head) pairs packed now starts here
 
-  const float* keysOf(int64_t bh) const { return packedKeys + bh * paddedKeys * a.keyDim; }
-  const float* valuesOf(int64_t bh) const { return packedValues + bh * paddedValue * a.keyLen; }
+  const float* keysOf(int64_t bh) const { return packedKeys + (bh - firstHead) * paddedKeys * a.keyDim; }
+  const float* valuesOf(int64_t bh) const { return packedValues + (bh - firstHead) * paddedValue * a.keyLen; }
   // Bottom-right causal alignment: the last query sees every key, so a decode step sees its whole past.
   int64_t lastKey(int64_t t) const {
     return a.causal ? std::min(a.keyLen - 1, t + (a.keyLen - a.queryLen)) : a.keyLen - 1;
@@ -174,7 +178,7 @@ void attendTile(const Plan& p, const Tile& tile, Scratch& scratch) {
   // Normalize once and transpose back into the context; a query that attended nothing has sum 0: zeros.
   for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] > 0 ? 1.0f / rowSum[c] : 0.0f;
   for (int64_t c = 0; c < tile.rows; ++c) {
-    float* ctx = a.context + (tile.b * a.queryLen + tile.t0 + c) * (a.heads * dv) + tile.h * dv;
+    float* ctx = a.context + (tile.b * a.queryLen + tile.t0 + c) * a.contextStride + tile.h * dv;
     for (int64_t d = 0; d < dv; ++d) ctx[d] = outT[d * nr + c] * alpha[c];
   }
 }
@@ -192,6 +196,36 @@ void packValuesT(const float* values, int64_t ld, int64_t S, int64_t dv, int mr,
   }
 }
 
+// Short sequences, query by query: where a tile would hold NR queries of which few are real, or keys padded up to
+// MR, most of its work would be padding. Masks are combined once per (batch, head) into T x S bytes.
+void attendShort(const AttentionArgs& a, AttendRows attendRows, ThreadPool& pool, int maxThreads) {
+  const int64_t H = a.heads, T = a.queryLen, S = a.keyLen, shift = S - T;
+  const bool masked = a.causal || a.keyPadding || a.mask.data;
+  pool.parallelFor(a.batch * H, 1, maxThreads, [&](int64_t begin, int64_t end) {
+    thread_local Scratch scratch;
+    float* work = scratch.reserve(static_cast<size_t>(S + (masked ? (T * S + 3) / 4 : 0)));
+    uint8_t* allowed = masked ? reinterpret_cast<uint8_t*>(work + S) : nullptr;
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t b = bh / H, h = bh % H;
+      if (masked) {
+        const uint8_t* pad = a.keyPadding ? a.keyPadding + b * S : nullptr;
+        for (int64_t t = 0; t < T; ++t) {
+          const uint8_t* mask = a.mask.data ? a.mask.data + b * a.mask.strideB + h * a.mask.strideH + t * a.mask.strideT
+                                            : nullptr;
+          for (int64_t s = 0; s < S; ++s) {
+            allowed[t * S + s] = (!a.causal || s <= t + shift) && (!pad || pad[s]) && (!mask || mask[s]);
+          }
+        }
+      }
+      attendRows(a.queries + b * T * a.queryStride + h * a.keyDim, a.queryStride,
+                 a.keys + b * S * a.keyStride + h * a.keyDim, a.keyStride,
+                 a.values + b * S * a.valueStride + h * a.valueDim, a.valueStride, T, S, a.keyDim, a.valueDim,
+                 a.scale, allowed, a.context + b * T * a.contextStride + h * a.valueDim, a.contextStride,
+                 a.scores ? a.scores + bh * T * S : nullptr, work);
+    }
+  });
+}
+
 }  // namespace
 
 void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
@@ -203,22 +237,10 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
   constexpr int64_t kFlopsPerThread = int64_t{4} << 20;
   const int64_t flops = 2 * B * H * T * S * (a.keyDim + a.valueDim);
   maxThreads = static_cast<int>(std::clamp<int64_t>(flops / kFlopsPerThread, 1, std::max(1, maxThreads)));
+  if (S <= kShortKeys || T <= kShortQueries) return attendShort(a, kernels.attendRows, pool, maxThreads);
   Plan p{a, g, kernels.onlineSoftmax, mr * ((256 + mr - 1) / mr), (S + mr - 1) / mr * mr,
-         (a.valueDim + mr - 1) / mr * mr, nullptr, nullptr, {}};
+         (a.valueDim + mr - 1) / mr * mr, nullptr, nullptr, {}, 0};
 
-  // Keys and Vᵀ packed once per (batch, head) for every query tile that reads them.
-  thread_local Scratch packed;  // the calling thread's: one forward at a time uses it
-  p.packedKeys = packed.reserve(static_cast<size_t>(B * H * (p.paddedKeys * a.keyDim + p.paddedValue * S)));
-  p.packedValues = p.packedKeys + B * H * p.paddedKeys * a.keyDim;
-  pool.parallelFor(B * H, 1, maxThreads, [&](int64_t begin, int64_t end) {
-    for (int64_t bh = begin; bh < end; ++bh) {
-      const int64_t b = bh / H, h = bh % H;
-      packA(a.keys + b * S * a.keyStride + h * a.keyDim, a.keyStride, S, a.keyDim, g.mr,
-            const_cast<float*>(p.keysOf(bh)));
-      packValuesT(a.values + b * S * a.valueStride + h * a.valueDim, a.valueStride, S, a.valueDim, g.mr,
-                  const_cast<float*>(p.valuesOf(bh)));
-    }
-  });
   if (a.keyPadding) {
     const int64_t blocks = (S + p.blockKeys - 1) / p.blockKeys;
     p.realKeysInBlock.assign(B * blocks, 0);
@@ -227,17 +249,38 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
     }
   }
 
-  // Tasks: (batch, head, tile of NR queries), the latest tiles first: under a causal mask they see the most keys,
-  // so the atomic counter hands out the long tasks before the short ones that fill the gaps.
+  // Keys and Vᵀ packed once per (batch, head) for every query tile that reads them, a group of heads at a time:
+  // all of a long sequence's heads packed at once would double its keys' and values' memory.
+  constexpr int64_t kPackedFloats = int64_t{4} << 20;  // 16 MiB
+  const int64_t perHead = p.paddedKeys * a.keyDim + p.paddedValue * S;
+  const int64_t busy = std::min<int64_t>({maxThreads, pool.threads(), B * H});
+  const int64_t group = std::clamp<int64_t>(kPackedFloats / perHead, busy, B * H);
+  thread_local Scratch packed;  // the calling thread's: one forward at a time uses it
+  p.packedKeys = packed.reserve(static_cast<size_t>(group * perHead));
+  p.packedValues = p.packedKeys + group * p.paddedKeys * a.keyDim;
   const int64_t tiles = (T + g.nr - 1) / g.nr;
-  pool.parallelFor(B * H * tiles, 1, maxThreads, [&](int64_t begin, int64_t end) {
-    thread_local Scratch scratch;
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t tile = tiles - 1 - task % tiles, bh = task / tiles;
-      const int64_t t0 = tile * g.nr;
-      attendTile(p, Tile{bh / H, bh % H, t0, std::min<int64_t>(g.nr, T - t0)}, scratch);
-    }
-  });
+  for (p.firstHead = 0; p.firstHead < B * H; p.firstHead += group) {
+    const int64_t heads = std::min(group, B * H - p.firstHead);
+    pool.parallelFor(heads, 1, maxThreads, [&](int64_t begin, int64_t end) {
+      for (int64_t bh = p.firstHead + begin; bh < p.firstHead + end; ++bh) {
+        const int64_t b = bh / H, h = bh % H;
+        g.packA(a.keys + b * S * a.keyStride + h * a.keyDim, a.keyStride, S, a.keyDim,
+                const_cast<float*>(p.keysOf(bh)));
+        packValuesT(a.values + b * S * a.valueStride + h * a.valueDim, a.valueStride, S, a.valueDim, g.mr,
+                    const_cast<float*>(p.valuesOf(bh)));
+      }
+    });
+    // Tasks: (batch, head, tile of NR queries), the latest tiles first: under a causal mask they see the most
+    // keys, so the atomic counter hands out the long tasks before the short ones that fill the gaps.
+    pool.parallelFor(heads * tiles, 1, maxThreads, [&](int64_t begin, int64_t end) {
+      thread_local Scratch scratch;
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t tile = tiles - 1 - task % tiles, bh = p.firstHead + task / tiles;
+        const int64_t t0 = tile * g.nr;
+        attendTile(p, Tile{bh / H, bh % H, t0, std::min<int64_t>(g.nr, T - t0)}, scratch);
+      }
+    });
+  }
 }
 
 }  // namespace fastmha

@@ -22,7 +22,11 @@ struct AttentionArgs {
   const float* keys = nullptr;
   const float* values = nullptr;
   int64_t queryStride = 0, keyStride = 0, valueStride = 0;
-  float* context = nullptr;  // [B, T, H * valueDim]
+  // [B, T, H * valueDim] at rows of contextStride floats. It may be the queries' own storage (context = queries,
+  // contextStride = queryStride) when valueDim == keyDim: each (row, head) of queries is read before the same
+  // (row, head) of the context is written, and by the same task.
+  float* context = nullptr;
+  int64_t contextStride = 0;
   float* scores = nullptr;   // [B, H, T, S] softmax weights, or null when not asked for
   MaskView mask;
   const uint8_t* keyPadding = nullptr;  // [B, S], nonzero = real token

@@ -47,9 +47,11 @@ std::vector<std::string> detectFeatures() {
   return f;
 }
 
+// The tables below are never destroyed: at process.exit() static destructors run while pool threads may still
+// be computing with them.
 const std::vector<std::string>& features() {
-  static const std::vector<std::string> f = detectFeatures();
-  return f;
+  static const auto* f = new std::vector<std::string>(detectFeatures());
+  return *f;
 }
 
 bool has(const char* feature) {
@@ -59,18 +61,18 @@ bool has(const char* feature) {
 
 // Best first.
 const std::vector<Kernels>& supported() {
-  static const std::vector<Kernels> tables = [] {
-    std::vector<Kernels> t;
+  static const auto* tables = [] {
+    auto* t = new std::vector<Kernels>;
 #if defined(__x86_64__) || defined(_M_X64)
-    if (has("avx512f")) t.push_back(Kernels{"avx512", avx512::kGemm, avx512::onlineSoftmax});
-    if (has("avx2") && has("fma")) t.push_back(Kernels{"avx2", avx2::kGemm, avx2::onlineSoftmax});
+    if (has("avx512f")) t->push_back(Kernels{"avx512", avx512::kGemm, avx512::onlineSoftmax, avx512::attendRows});
+    if (has("avx2") && has("fma")) t->push_back(Kernels{"avx2", avx2::kGemm, avx2::onlineSoftmax, avx2::attendRows});
 #elif defined(__aarch64__)
-    t.push_back(Kernels{"neon", neon::kGemm, neon::onlineSoftmax});
+    t->push_back(Kernels{"neon", neon::kGemm, neon::onlineSoftmax, neon::attendRows});
 #endif
-    t.push_back(Kernels{"scalar", scalar::kGemm, scalar::onlineSoftmax});
+    t->push_back(Kernels{"scalar", scalar::kGemm, scalar::onlineSoftmax, scalar::attendRows});
     return t;
   }();
-  return tables;
+  return *tables;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@ struct Kernels {
   const char* isa;  // "avx512" | "avx2" | "neon" | "scalar"
   GemmConfig gemm;
   OnlineSoftmax onlineSoftmax;
+  AttendRows attendRows;
 };
 
 struct CpuInfo {

@@ -76,21 +76,6 @@ void PackedMatrix::unpack(float* dst) const {
   }
 }
 
-void packA(const float* A, int64_t lda, int64_t m, int64_t kc, int mr, float* dst) {
-  // Writes stream sequentially; the MR source rows are MR sequential read streams the prefetcher follows.
-  for (int64_t i0 = 0; i0 < m; i0 += mr, dst += mr * kc) {
-    const int64_t rows = std::min<int64_t>(mr, m - i0);
-    const float* src = A + i0 * lda;
-    float* d = dst;
-    for (int64_t k = 0; k < kc; ++k, d += mr) {
-      int64_t i = 0;
-      for (; i < rows; ++i) d[i] = src[i * lda + k];
-      for (; i < mr; ++i) d[i] = 0.0f;
-    }
-  }
-}
-
-
 void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, float* C, int64_t ldc,
           ThreadPool& pool, int maxThreads) {
   const GemmConfig& cfg = B.kernels().gemm;
@@ -126,7 +111,7 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
         const int64_t kLen = std::min(cfg.kc, K - pc);
         for (int64_t ic = iBegin; ic < iEnd; ic += cfg.mc) {
           const int64_t mLen = std::min(cfg.mc, iEnd - ic);
-          packA(A + ic * lda + pc, lda, mLen, kLen, cfg.mr, packed);
+          cfg.packA(A + ic * lda + pc, lda, mLen, kLen, packed);
           for (int64_t jr = jBegin; jr < jEnd; jr += nr) {
             const float* b = B.panel(pc, jr);
             const int64_t n = std::min(nr, N - jr);

@@ -49,10 +49,6 @@ class PackedMatrix {
   const Kernels* kernels_ = nullptr;
 };
 
-// Rows [0, m) and columns [0, kc) of A (leading dimension lda) into MR-row panels: for each k, MR consecutive
-// floats, zero past m.
-void packA(const float* A, int64_t lda, int64_t m, int64_t kc, int mr, float* dst);
-
 // C[M, N] = A[M, K] * B + bias[N] (bias may be null), row-major with leading dimensions; tasks of MC rows by
 // a share of the columns go to the pool.
 void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, float* C, int64_t ldc,

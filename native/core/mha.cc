@@ -84,12 +84,14 @@ void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) cons
   a.valueDim = d.valueDim;
 
   // Projected queries, keys and values, then the concatenated heads (the context), in the calling thread's
-  // scratch (one forward at a time per thread).
+  // scratch (one forward at a time per thread). With equal key and value sizes the context overwrites the
+  // queries in place (AttentionArgs::context): a long sequence's workspace is a third smaller.
   thread_local Scratch scratch;
   const int64_t projectedFloats =
       fused ? queryRows * fusedKernel_.cols() : queryRows * qkWidth + keyRows * (qkWidth + vWidth);
-  float* projected = scratch.reserve(static_cast<size_t>(projectedFloats + queryRows * vWidth));
-  float* context = projected + projectedFloats;
+  const bool contextInPlace = d.valueDim == d.keyDim;
+  float* projected =
+      scratch.reserve(static_cast<size_t>(projectedFloats + (contextInPlace ? 0 : queryRows * vWidth)));
   if (fused) {
     const int64_t width = fusedKernel_.cols();
     gemm(queryRows, f.query, d.queryDim, fusedKernel_, orNull(fusedBias_), projected, width, pool, maxThreads);
@@ -118,7 +120,8 @@ void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) cons
       a.valueStride = vWidth;
     }
   }
-  a.context = context;
+  a.context = contextInPlace ? const_cast<float*>(a.queries) : projected + projectedFloats;
+  a.contextStride = contextInPlace ? a.queryStride : vWidth;
   a.scores = f.scores;
   a.mask = f.mask;
   a.keyPadding = f.keyPadding;
@@ -126,7 +129,7 @@ void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) cons
   a.scale = 1.0f / std::sqrt(static_cast<float>(d.keyDim));
   attention(a, pool, maxThreads);
 
-  gemm(queryRows, context, vWidth, outputKernel_, orNull(outputBias_), f.output, d.outputDim, pool,
+  gemm(queryRows, a.context, a.contextStride, outputKernel_, orNull(outputBias_), f.output, d.outputDim, pool,
        maxThreads);
 }
 

@@ -14,15 +14,29 @@ namespace fastmha {
 using SgemmUkernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m, int64_t n,
                               const float* bias, bool accumulate);
 
-// The micro-kernel and the cache blocking tuned for it: A blocks of MC x KC stay in L2 while B micro-panels
+// Rows [0, m) and columns [0, kc) of row-major A (leading dimension lda) into the panels the micro-kernel reads:
+// MR rows at a time, for each k MR consecutive floats, zero rows past m.
+using PackA = void (*)(const float* A, int64_t lda, int64_t m, int64_t kc, float* dst);
+
+// The micro-kernel, its packing and the cache blocking tuned for it: A blocks of MC x KC stay in L2 while B micro-panels
 // of KC x NR stream through L1; NC bounds the columns one task sweeps (KC x NC of B in L2).
 struct GemmConfig {
   int mr, nr;
   int64_t mc, kc, nc;
   SgemmUkernel ukernel;
+  PackA packA;
 };
 
 // One block of the online softmax over transposed scores sᵀ[keys][NR] (see kernels/common/online_softmax.h).
 using OnlineSoftmax = void (*)(float* s, int64_t keys, float scale, float* m, float* l, float* alpha);
+
+// Attention one query at a time, for short sequences where a tile of NR queries or MR keys would be mostly padding:
+// for t < T, out[t] = sum over allowed s of softmax_s(scale * q[t] . k[s]) v[s], rows t of q, k, v and out at
+// leading dimensions ldq, ldk, ldv, ldo. allowed: T rows of S bytes (nonzero = may attend), or null for all keys.
+// A query with no allowed key gets zeros. probs, when not null, receives the T x S softmax. work: S floats. out may
+// be q itself (ldo = ldq, dv <= dk): row t of q is read before row t of out is written.
+using AttendRows = void (*)(const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v, int64_t ldv,
+                            int64_t T, int64_t S, int64_t dk, int64_t dv, float scale, const uint8_t* allowed,
+                            float* out, int64_t ldo, float* probs, float* work);
 
 }  // namespace fastmha

@@ -57,6 +57,27 @@ static void testGemm(std::mt19937& rng, ThreadPool& pool, const Kernels& isa, in
   check(same, "unpack(pack(B)) == B", M, N, K);
 }
 
+// Packing A: every element lands at [panel][k][row], rows past m are zero, nothing past the panels is written.
+static void testPackA(std::mt19937& rng, const Kernels& isa, int64_t m, int64_t kc, int64_t lda) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  const int64_t mr = isa.gemm.mr, panels = (m + mr - 1) / mr;
+  std::vector<float> A(m * lda), dst(panels * mr * kc + 16, std::nanf(""));
+  for (auto& x : A) x = u(rng);
+  isa.gemm.packA(A.data(), lda, m, kc, dst.data());
+  bool ok = true;
+  for (int64_t p = 0; p < panels; ++p) {
+    for (int64_t k = 0; k < kc; ++k) {
+      for (int64_t i = 0; i < mr; ++i) {
+        const int64_t row = p * mr + i;
+        const float want = row < m ? A[row * lda + k] : 0.0f;
+        ok = ok && std::memcmp(&dst[(p * mr + 0) * kc + k * mr + i], &want, sizeof want) == 0;
+      }
+    }
+  }
+  for (size_t i = panels * mr * kc; i < dst.size(); ++i) ok = ok && std::isnan(dst[i]);
+  check(ok, "packA places every element", m, kc, lda);
+}
+
 static void testParallelFor(ThreadPool& pool, int64_t n, int64_t grain, int maxThreads) {
   std::vector<int> hits(n, 0);
   pool.parallelFor(n, grain, maxThreads, [&](int64_t begin, int64_t end) {
@@ -91,6 +112,9 @@ int main(int argc, char** argv) {
         ++variant;
         testGemm(rng, pool, *isa, s[0], s[1], s[2], variant % 3, variant % 2 * 5, variant % 2 == 0, threads);
       }
+    }
+    for (int64_t m : {1, 3, 13, 14, 15, 17, 28, 33}) {
+      for (int64_t kc : {1, 15, 16, 17, 33, 256}) testPackA(rng, *isa, m, kc, kc + m % 3);
     }
   }
   for (int64_t n : {1, 2, 17, 1000}) {

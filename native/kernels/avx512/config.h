@@ -10,11 +10,19 @@ namespace avx512 {
 void sgemm_ukernel_14x32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m, int64_t n,
                          const float* bias, bool accumulate);
 
-// A blocks of MC x KC = 56 KiB; KC x NC of B <= 1 MiB. Measured here (npm run bench:gemm) against MC 42-224,
-// KC 128-512, NC 512-1024: within noise of each other; this one was best on the issue's shapes.
+void packA(const float* A, int64_t lda, int64_t m, int64_t kc, float* dst);
+
 void onlineSoftmax(float* s, int64_t keys, float scale, float* m, float* l, float* alpha);
 
-constexpr GemmConfig kGemm{14, 32, 56, 256, 1024, sgemm_ukernel_14x32};
+void attendRows(const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v, int64_t ldv, int64_t T,
+                int64_t S, int64_t dk, int64_t dv, float scale, const uint8_t* allowed, float* out, int64_t ldo,
+                float* probs, float* work);
+
+// KC 768 covers K whole for E <= 768: C is read and written once instead of once per KC slice, which cost more
+// than the B micro-panels (KC x 32 = 96 KiB) gain by staying in L1; they stream from L2 with a prefetch. A
+// blocks of MC x KC = 84 KiB. Measured here (npm run bench:gemm, side by side with OpenBLAS) against MC 14-420,
+// KC 128-1024, NC 256-1024: KC 256 was 5-10% slower on every shape of the issue.
+constexpr GemmConfig kGemm{14, 32, 28, 768, 1024, sgemm_ukernel_14x32, packA};
 
 }  // namespace avx512
 }  // namespace fastmha

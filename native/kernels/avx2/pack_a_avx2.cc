@@ -1,0 +1,13 @@
+// Packing A for the 6x16 kernel: the portable loop (kernels/common/pack_a.h) compiled with this ISA's flags.
+#include "../common/pack_a.h"
+#include "config.h"
+
+namespace fastmha {
+namespace avx2 {
+
+void packA(const float* A, int64_t lda, int64_t m, int64_t kc, float* dst) {
+  packAPortable<kGemm.mr>(A, lda, m, kc, dst);
+}
+
+}  // namespace avx2
+}  // namespace fastmha
