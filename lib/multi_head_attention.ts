@@ -9,7 +9,7 @@ import {
   typeError,
 } from './is';
 import { checkKeyPaddingMask, planAttentionMask, type Mask } from './masks';
-import { binding, type NativeForwardArgs, type NativeLayer } from './native';
+import { binding, positional, type NativeForwardArgs, type NativeLayer } from './native';
 import { checkTensor, Tensor, type TensorLike } from './tensor';
 import {
   checkWeights,
@@ -228,7 +228,7 @@ export class MultiHeadAttention {
     if (callerOut && !isShared(callerOut)) args.output = new Float32Array(callerOut.length);
 
     const signal = options.signal;
-    const work = layer.forward(args).then(() => {
+    const work = layer.forward(...positional(args)).then(() => {
       if (callerOut && callerOut !== args.output) {
         if (callerOut.length !== args.output.length) {
           throw typeError('out', `an attached Float32Array of length ${args.output.length}`, callerOut);
@@ -257,7 +257,9 @@ export class MultiHeadAttention {
     const layer = this.#live();
     const plan = this.#plan(query, options);
     options.signal?.throwIfAborted();
-    layer.forwardSync(plan.args);
+    const a = plan.args;
+    layer.forwardSync(a.batch, a.queryLen, a.keyLen, a.threads, a.causal, a.query, a.key, a.value, a.output, a.scores,
+      a.keyPadding, a.mask, a.maskStrideB, a.maskStrideH, a.maskStrideT);
     return this.#result(plan, plan.args.output, plan.args.scores);
   }
 
@@ -296,13 +298,15 @@ export class MultiHeadAttention {
   #plan(query: TensorLike, options: ForwardOptions): Plan {
     if (!isPlainObject(options)) throw typeError('options', 'an object', options);
     rejectUnknownKeys('forward options', options, FORWARD_KEYS);
-    const [B, T] = checkTensor('query', query, [null, null, this.queryDim], `[B, T, ${this.queryDim}] (queryDim ${this.queryDim})`);
+    const [B, T] = checkTensor('query', query, [null, null, this.queryDim],
+      () => `[B, T, ${this.queryDim}] (queryDim ${this.queryDim})`);
     const value = (options.value ?? query) as TensorLike;
     const [, S] = checkTensor(
-      'value', value, [B, null, this.valueInputDim], `[${B}, S, ${this.valueInputDim}] (batch of query, valueInputDim)`,
+      'value', value, [B, null, this.valueInputDim], () => `[${B}, S, ${this.valueInputDim}] (batch of query, valueInputDim)`,
     );
     const key = (options.key ?? value) as TensorLike;
-    checkTensor('key', key, [B, S, this.keyInputDim], `[${B}, ${S}, ${this.keyInputDim}] (batch of query, length of value, keyInputDim)`);
+    checkTensor('key', key, [B, S, this.keyInputDim],
+      () => `[${B}, ${S}, ${this.keyInputDim}] (batch of query, length of value, keyInputDim)`);
     const H = this.numHeads;
     const args: NativeForwardArgs = {
       batch: B,

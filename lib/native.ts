@@ -21,10 +21,23 @@ export interface NativeForwardArgs {
   maskStrideT?: number;
 }
 
+/** NativeForwardArgs as the binding takes them: positional, since named lookups cost more than a tiny layer. */
+export type NativeForwardTuple = [
+  batch: number, queryLen: number, keyLen: number, threads: number, causal: boolean,
+  query: Float32Array, key: Float32Array, value: Float32Array, output: Float32Array, scores: Float32Array | undefined,
+  keyPadding: Uint8Array | undefined, mask: Uint8Array | undefined,
+  maskStrideB: number | undefined, maskStrideH: number | undefined, maskStrideT: number | undefined,
+];
+
+export function positional(a: NativeForwardArgs): NativeForwardTuple {
+  return [a.batch, a.queryLen, a.keyLen, a.threads, a.causal, a.query, a.key, a.value, a.output, a.scores,
+    a.keyPadding, a.mask, a.maskStrideB, a.maskStrideH, a.maskStrideT];
+}
+
 export interface NativeLayer {
   getWeights(): Record<string, Float32Array>;
-  forwardSync(args: NativeForwardArgs): void;
-  forward(args: NativeForwardArgs): Promise<void>;
+  forwardSync(...args: NativeForwardTuple): void;
+  forward(...args: NativeForwardTuple): Promise<void>;
   dispose(): void;
 }
 

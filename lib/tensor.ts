@@ -59,10 +59,10 @@ export function checkTensor(
   name: string,
   value: unknown,
   expected: readonly (number | null)[],
-  expectedText: string,
+  expectedText: () => string, // built only for an error: a per-call template string costs more than the check
 ): readonly number[] {
   if (!isPlainObject(value) && !(value instanceof Tensor)) {
-    throw typeError(name, `a tensor { data: Float32Array, shape: ${expectedText} }`, value);
+    throw typeError(name, `a tensor { data: Float32Array, shape: ${expectedText()} }`, value);
   }
   const { data, shape } = value as { data: unknown; shape: unknown };
   if (!(data instanceof Float32Array)) throw typeError(`${name}.data`, 'a Float32Array', data);
@@ -72,7 +72,7 @@ export function checkTensor(
   const matches =
     shape.length === expected.length &&
     shape.every((d: number, i) => Number.isInteger(d) && d >= 1 && (expected[i] === null || expected[i] === d));
-  if (!matches) throw rangeError(`${name}.shape`, expectedText, shapeString(shape));
+  if (!matches) throw rangeError(`${name}.shape`, expectedText(), shapeString(shape));
   const size = shape.reduce((a: number, b: number) => a * b, 1);
   if (size !== data.length) {
     throw rangeError(`${name}.data`, `${size} elements for shape ${shapeString(shape)}`, `length ${data.length}`);

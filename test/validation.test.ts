@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MultiHeadAttention, setThreads, Tensor } from '../dist/index.js';
-import { binding } from '../dist/native.js';
+import { binding, positional } from '../dist/native.js';
 import { randomTensor } from './helpers';
 
 const mha = new MultiHeadAttention({ numHeads: 2, keyDim: 4, keyInputDim: 6, valueInputDim: 5 }); // queryDim 8
@@ -140,11 +140,11 @@ describe('binding checks', () => {
   });
 
   it('accepts well-formed arguments', () => {
-    expect(() => layer.forwardSync(good())).not.toThrow();
+    expect(() => layer.forwardSync(...positional(good()))).not.toThrow();
   });
 
   it.each([
-    ['a non-object', null, TypeError, /Expected an object for forward arguments but received null/],
+    ['no batch', { ...good(), batch: undefined }, TypeError, /Expected an integer for batch but received undefined/],
     ['a short query', { ...good(), query: new Float32Array(15) }, RangeError, /Expected Float32Array of 16 elements for query but received 15/],
     ['a wrong array type', { ...good(), key: new Float64Array(24) }, TypeError, /Expected Float32Array for key but received a typed array of length 24/],
     ['a missing value', { ...good(), value: undefined }, TypeError, /Expected Float32Array for value but received undefined/],
@@ -157,15 +157,16 @@ describe('binding checks', () => {
     ['huge mask strides', { ...good(), mask: new Uint8Array(6), maskStrideB: 0, maskStrideH: 2 ** 32 - 1, maskStrideT: 2 ** 32 - 1 }, RangeError, /mask strides reach past/],
     ['a keyPadding of the wrong length', { ...good(), keyPadding: new Uint8Array(2) }, RangeError, /Expected Uint8Array of 3 elements for keyPadding/],
   ])('rejects %s', (_what, args, type, message) => {
-    expect(() => layer.forwardSync(args as never)).toThrow(type as ErrorConstructor);
-    expect(() => layer.forwardSync(args as never)).toThrow(message as RegExp);
-    expect(() => layer.forward(args as never)).toThrow(message as RegExp);
+    const call = positional(args as never);
+    expect(() => layer.forwardSync(...call)).toThrow(type as ErrorConstructor);
+    expect(() => layer.forwardSync(...call)).toThrow(message as RegExp);
+    expect(() => layer.forward(...call)).toThrow(message as RegExp);
   });
 
   it('rejects a detached buffer', () => {
     const args = good();
     structuredClone(args.query.buffer, { transfer: [args.query.buffer] });
-    expect(() => layer.forwardSync(args)).toThrow(/Expected an attached Float32Array for query but received a typed array of length 0/);
+    expect(() => layer.forwardSync(...positional(args))).toThrow(/Expected an attached Float32Array for query but received a typed array of length 0/);
   });
 
   it('rejects bad layer dimensions and weights', () => {

@@ -27,10 +27,10 @@ std::string describe(Napi::Value v) {
   return "an object";
 }
 
-Napi::TypedArray checkArray(Napi::Object o, const char* key, napi_typedarray_type type, int64_t length, bool exact,
-                            bool optional) {
-  Napi::Env env = o.Env();
-  Napi::Value v = o.Get(key);
+Napi::TypedArray checkArray(Arg arg, napi_typedarray_type type, int64_t length, bool exact, bool optional) {
+  Napi::Value v = arg.value;
+  Napi::Env env = v.Env();
+  const char* key = arg.name;
   if (optional && (v.IsUndefined() || v.IsNull())) return Napi::TypedArray();
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) throwType(env, key, typeName(type), v);
   Napi::TypedArray a = v.As<Napi::TypedArray>();
@@ -57,20 +57,20 @@ Napi::Object requireObject(Napi::Value v, const std::string& name) {
   return v.As<Napi::Object>();
 }
 
-int64_t requireInt(Napi::Object o, const char* key, int64_t min, int64_t max) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) throwType(o.Env(), key, "an integer", v);
+int64_t requireInt(Arg a, int64_t min, int64_t max) {
+  Napi::Value v = a.value;
+  if (!v.IsNumber()) throwType(v.Env(), a.name, "an integer", v);
   const double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) || d > static_cast<double>(max)) {
-    throwRange(o.Env(), "Expected an integer between " + std::to_string(min) + " and " + std::to_string(max) +
-                            " for " + key + " but received " + v.ToString().Utf8Value());
+    throwRange(v.Env(), "Expected an integer between " + std::to_string(min) + " and " + std::to_string(max) +
+                            " for " + a.name + " but received " + v.ToString().Utf8Value());
   }
   return static_cast<int64_t>(d);
 }
 
-bool requireBool(Napi::Object o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsBoolean()) throwType(o.Env(), key, "a boolean", v);
+bool requireBool(Arg a) {
+  Napi::Value v = a.value;
+  if (!v.IsBoolean()) throwType(v.Env(), a.name, "a boolean", v);
   return v.As<Napi::Boolean>().Value();
 }
 
@@ -86,14 +86,12 @@ int64_t checkedElements(Napi::Env env, const std::string& name, std::initializer
   return n;
 }
 
-Napi::TypedArray requireArray(Napi::Object o, const char* key, napi_typedarray_type type, int64_t length,
-                              bool optional) {
-  return checkArray(o, key, type, length, true, optional);
+Napi::TypedArray requireArray(Arg a, napi_typedarray_type type, int64_t length, bool optional) {
+  return checkArray(a, type, length, true, optional);
 }
 
-Napi::TypedArray requireArrayAtLeast(Napi::Object o, const char* key, napi_typedarray_type type, int64_t minLength,
-                                     bool optional) {
-  return checkArray(o, key, type, minLength, false, optional);
+Napi::TypedArray requireArrayAtLeast(Arg a, napi_typedarray_type type, int64_t minLength, bool optional) {
+  return checkArray(a, type, minLength, false, optional);
 }
 
 }  // namespace binding

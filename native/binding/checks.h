@@ -14,21 +14,28 @@ namespace binding {
 [[noreturn]] void throwType(Napi::Env env, const std::string& name, const std::string& expected, Napi::Value got);
 [[noreturn]] void throwRange(Napi::Env env, const std::string& message);
 
+// One argument as the checks see it: its value and the name errors give it (a property of an options object, or
+// a positional argument; forward's arguments are positional because looking up named properties cost more
+// than a tiny layer's arithmetic).
+struct Arg {
+  Napi::Value value;
+  const char* name;
+};
+inline Arg property(Napi::Object o, const char* key) { return Arg{o.Get(key), key}; }
+
 Napi::Object requireObject(Napi::Value v, const std::string& name);
 // A finite integer in [min, max].
-int64_t requireInt(Napi::Object o, const char* key, int64_t min, int64_t max);
-bool requireBool(Napi::Object o, const char* key);
+int64_t requireInt(Arg a, int64_t min, int64_t max);
+bool requireBool(Arg a);
 
 // product of the factors, or a RangeError when it exceeds what one typed array can hold
 int64_t checkedElements(Napi::Env env, const std::string& name, std::initializer_list<int64_t> dims);
 
-// A Float32Array (or Uint8Array) of exactly `length` elements whose memory is still attached; null when the
-// key is absent and `optional`.
-Napi::TypedArray requireArray(Napi::Object o, const char* key, napi_typedarray_type type, int64_t length,
-                              bool optional = false);
+// A Float32Array (or Uint8Array) of exactly `length` elements whose memory is still attached; null when it is
+// undefined or null and `optional`.
+Napi::TypedArray requireArray(Arg a, napi_typedarray_type type, int64_t length, bool optional = false);
 // Like requireArray, for arrays that are read at strided offsets: at least `minLength` elements.
-Napi::TypedArray requireArrayAtLeast(Napi::Object o, const char* key, napi_typedarray_type type, int64_t minLength,
-                                     bool optional = false);
+Napi::TypedArray requireArrayAtLeast(Arg a, napi_typedarray_type type, int64_t minLength, bool optional = false);
 
 // The element pointer of a typed array (its byteOffset applied); works for SharedArrayBuffer-backed arrays too.
 template <typename T>

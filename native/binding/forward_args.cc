@@ -5,46 +5,57 @@
 namespace fastmha {
 namespace binding {
 
-CheckedForward checkForwardArgs(Napi::Value value, const LayerDims& d) {
-  Napi::Env env = value.Env();
-  Napi::Object o = requireObject(value, "forward arguments");
+namespace {
+
+// The positions of forward's arguments: the order of NativeForwardArgs in lib/native.ts.
+enum Position : size_t {
+  kBatch, kQueryLen, kKeyLen, kThreads, kCausal, kQuery, kKey, kValue, kOutput, kScores, kKeyPadding, kMask,
+  kMaskStrideB, kMaskStrideH, kMaskStrideT
+};
+
+}  // namespace
+
+CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims& d) {
+  Napi::Env env = info.Env();
+  auto arg = [&](Position i, const char* name) { return Arg{info[i], name}; };
   constexpr int64_t kMaxDim = (int64_t{1} << 31) - 1;
   CheckedForward c;
   ForwardArgs& f = c.args;
-  f.batch = requireInt(o, "batch", 1, kMaxDim);
-  f.queryLen = requireInt(o, "queryLen", 1, kMaxDim);
-  f.keyLen = requireInt(o, "keyLen", 1, kMaxDim);
-  c.maxThreads = static_cast<int>(requireInt(o, "threads", 1, 4096));
-  f.causal = requireBool(o, "causal");
+  f.batch = requireInt(arg(kBatch, "batch"), 1, kMaxDim);
+  f.queryLen = requireInt(arg(kQueryLen, "queryLen"), 1, kMaxDim);
+  f.keyLen = requireInt(arg(kKeyLen, "keyLen"), 1, kMaxDim);
+  c.maxThreads = static_cast<int>(requireInt(arg(kThreads, "threads"), 1, 4096));
+  f.causal = requireBool(arg(kCausal, "causal"));
   const int64_t B = f.batch, T = f.queryLen, S = f.keyLen, H = d.numHeads;
 
-  auto floats = [&](const char* key, std::initializer_list<int64_t> shape, bool optional = false) {
-    Napi::TypedArray a = requireArray(o, key, napi_float32_array, checkedElements(env, key, shape), optional);
+  auto floats = [&](Position i, const char* key, std::initializer_list<int64_t> shape, bool optional = false) {
+    Napi::TypedArray a = requireArray(arg(i, key), napi_float32_array, checkedElements(env, key, shape), optional);
     if (!a.IsEmpty()) c.arrays.push_back(a);
     return a;
   };
-  f.query = dataOf<const float>(floats("query", {B, T, d.queryDim}));
-  f.key = dataOf<const float>(floats("key", {B, S, d.keyInputDim}));
-  f.value = dataOf<const float>(floats("value", {B, S, d.valueInputDim}));
-  f.output = dataOf<float>(floats("output", {B, T, d.outputDim}));
-  f.scores = dataOf<float>(floats("scores", {B, H, T, S}, true));
+  f.query = dataOf<const float>(floats(kQuery, "query", {B, T, d.queryDim}));
+  f.key = dataOf<const float>(floats(kKey, "key", {B, S, d.keyInputDim}));
+  f.value = dataOf<const float>(floats(kValue, "value", {B, S, d.valueInputDim}));
+  f.output = dataOf<float>(floats(kOutput, "output", {B, T, d.outputDim}));
+  f.scores = dataOf<float>(floats(kScores, "scores", {B, H, T, S}, true));
 
-  Napi::TypedArray pad = requireArray(o, "keyPadding", napi_uint8_array, checkedElements(env, "keyPadding", {B, S}), true);
+  Napi::TypedArray pad = requireArray(arg(kKeyPadding, "keyPadding"), napi_uint8_array,
+                                      checkedElements(env, "keyPadding", {B, S}), true);
   if (!pad.IsEmpty()) c.arrays.push_back(pad);
   f.keyPadding = dataOf<const uint8_t>(pad);
 
-  if (!o.Get("mask").IsUndefined()) {
+  if (!info[kMask].IsUndefined()) {
     // Strides broadcast the mask over [B, H, T, S]; the farthest element read must lie inside the array.
     // Strides past 2^32 could not index any typed array, and with B, H, T < 2^31 the sum stays below 2^65:
     // computed in 128 bits, it cannot wrap.
     constexpr int64_t kMaxStride = (int64_t{1} << 32) - 1;
-    const int64_t sb = requireInt(o, "maskStrideB", 0, kMaxStride);
-    const int64_t sh = requireInt(o, "maskStrideH", 0, kMaxStride);
-    const int64_t st = requireInt(o, "maskStrideT", 0, kMaxStride);
+    const int64_t sb = requireInt(arg(kMaskStrideB, "maskStrideB"), 0, kMaxStride);
+    const int64_t sh = requireInt(arg(kMaskStrideH, "maskStrideH"), 0, kMaxStride);
+    const int64_t st = requireInt(arg(kMaskStrideT, "maskStrideT"), 0, kMaxStride);
     const __int128 end = (__int128)(B - 1) * sb + (__int128)(H - 1) * sh + (__int128)(T - 1) * st + S;
     if (end > kMaxStride) throwRange(env, "The mask strides reach past what a Uint8Array can hold");
     const int64_t last = static_cast<int64_t>(end);
-    Napi::TypedArray m = requireArrayAtLeast(o, "mask", napi_uint8_array, last);
+    Napi::TypedArray m = requireArrayAtLeast(arg(kMask, "mask"), napi_uint8_array, last);
     c.arrays.push_back(m);
     f.mask = MaskView{dataOf<const uint8_t>(m), sb, sh, st};
   }

@@ -1,5 +1,6 @@
-// Converts the plain object lib/native.ts passes to forward()/forwardSync() into core::ForwardArgs, checking
-// every array's type, attachment and exact length against the layer's dimensions.
+// Converts the positional arguments lib/native.ts passes to forward()/forwardSync() (in the order of
+// NativeForwardArgs there) into core::ForwardArgs, checking every array's type, attachment and exact length
+// against the layer's dimensions.
 #pragma once
 
 #include <napi.h>
@@ -17,7 +18,7 @@ struct CheckedForward {
   std::vector<Napi::Object> arrays;  // every array the computation reads or writes
 };
 
-CheckedForward checkForwardArgs(Napi::Value value, const LayerDims& dims);
+CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims& dims);
 
 }  // namespace binding
 }  // namespace fastmha

@@ -14,14 +14,14 @@ LayerDims readDims(Napi::Value v) {
   Napi::Object o = requireObject(v, "dims");
   constexpr int64_t kMax = (int64_t{1} << 24);
   LayerDims d;
-  d.numHeads = requireInt(o, "numHeads", 1, kMax);
-  d.keyDim = requireInt(o, "keyDim", 1, kMax);
-  d.valueDim = requireInt(o, "valueDim", 1, kMax);
-  d.queryDim = requireInt(o, "queryDim", 1, kMax);
-  d.keyInputDim = requireInt(o, "keyInputDim", 1, kMax);
-  d.valueInputDim = requireInt(o, "valueInputDim", 1, kMax);
-  d.outputDim = requireInt(o, "outputDim", 1, kMax);
-  d.useBias = requireBool(o, "useBias");
+  d.numHeads = requireInt(property(o, "numHeads"), 1, kMax);
+  d.keyDim = requireInt(property(o, "keyDim"), 1, kMax);
+  d.valueDim = requireInt(property(o, "valueDim"), 1, kMax);
+  d.queryDim = requireInt(property(o, "queryDim"), 1, kMax);
+  d.keyInputDim = requireInt(property(o, "keyInputDim"), 1, kMax);
+  d.valueInputDim = requireInt(property(o, "valueInputDim"), 1, kMax);
+  d.outputDim = requireInt(property(o, "outputDim"), 1, kMax);
+  d.useBias = requireBool(property(o, "useBias"));
   return d;
 }
 
@@ -43,9 +43,9 @@ LayerWrap::LayerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LayerWra
   const int64_t kk = checkedElements(env, "key.kernel", {d.keyInputDim, d.numHeads, d.keyDim});
   const int64_t vk = checkedElements(env, "value.kernel", {d.valueInputDim, d.numHeads, d.valueDim});
   const int64_t ok = checkedElements(env, "output.kernel", {d.numHeads, d.valueDim, d.outputDim});
-  auto kernel = [&](const char* key, int64_t n) { return dataOf<const float>(requireArray(w, key, napi_float32_array, n)); };
+  auto kernel = [&](const char* key, int64_t n) { return dataOf<const float>(requireArray(property(w, key), napi_float32_array, n)); };
   auto bias = [&](const char* key, int64_t n) {
-    return d.useBias ? dataOf<const float>(requireArray(w, key, napi_float32_array, n)) : nullptr;
+    return d.useBias ? dataOf<const float>(requireArray(property(w, key), napi_float32_array, n)) : nullptr;
   };
   WeightsView v{kernel("query.kernel", qk),   bias("query.bias", d.numHeads * d.keyDim),
                 kernel("key.kernel", kk),     bias("key.bias", d.numHeads * d.keyDim),
@@ -107,7 +107,7 @@ Napi::Value LayerWrap::getWeights(const Napi::CallbackInfo& info) {
 Napi::Value LayerWrap::forwardSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::shared_ptr<const Layer>& layer = live(env);
-  CheckedForward c = checkForwardArgs(info[0], layer->dims());
+  CheckedForward c = checkForwardArgs(info, layer->dims());
   try {
     layer->forward(c.args, globalPool(), c.maxThreads);
   } catch (const std::bad_alloc&) {
@@ -119,7 +119,7 @@ Napi::Value LayerWrap::forwardSync(const Napi::CallbackInfo& info) {
 Napi::Value LayerWrap::forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::shared_ptr<const Layer>& layer = live(env);
-  CheckedForward c = checkForwardArgs(info[0], layer->dims());
+  CheckedForward c = checkForwardArgs(info, layer->dims());
   auto job = std::make_unique<ForwardJob>(env, envState(env));
   job->layer = layer;
   job->args = c.args;

@@ -11,7 +11,7 @@ namespace {
 Napi::Value setThreads(const Napi::CallbackInfo& info) {
   Napi::Object args = Napi::Object::New(info.Env());
   args.Set("threads", info[0]);
-  globalPool().resize(static_cast<int>(requireInt(args, "threads", 1, 4096)));
+  globalPool().resize(static_cast<int>(requireInt(property(args, "threads"), 1, 4096)));
   return info.Env().Undefined();
 }
 

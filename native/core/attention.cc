@@ -234,7 +234,7 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
   const int64_t B = a.batch, H = a.heads, T = a.queryLen, S = a.keyLen;
   const int64_t mr = g.mr;
   // Small problems stay on fewer threads: waking one costs about as much as a few million flops.
-  constexpr int64_t kFlopsPerThread = int64_t{4} << 20;
+  constexpr int64_t kFlopsPerThread = int64_t{1} << 20;
   const int64_t flops = 2 * B * H * T * S * (a.keyDim + a.valueDim);
   maxThreads = static_cast<int>(std::clamp<int64_t>(flops / kFlopsPerThread, 1, std::max(1, maxThreads)));
   if (S <= kShortKeys || T <= kShortQueries) return attendShort(a, kernels.attendRows, pool, maxThreads);

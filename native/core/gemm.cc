@@ -89,7 +89,7 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
   // split that re-packs the same rows costs more than the re-reads of B a row split causes), then columns,
   // until each thread has a few tasks to balance.
   // Waking another thread costs about as much as a few million flops: small products stay on this one.
-  constexpr int64_t kFlopsPerThread = int64_t{4} << 20;
+  constexpr int64_t kFlopsPerThread = int64_t{1} << 20;
   const int64_t flops = 2 * M * N * K;
   const int threads = static_cast<int>(std::clamp<int64_t>(flops / kFlopsPerThread, 1, std::min(maxThreads, pool.threads())));
   const int64_t target = threads == 1 ? 1 : 3 * threads;

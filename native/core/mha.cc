@@ -70,6 +70,7 @@ size_t Layer::bytes() const {
 }
 
 void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) const {
+  ThreadPool::Session session(pool);  // the projections and the attention are several regions back to back
   const LayerDims& d = dims_;
   const int64_t queryRows = f.batch * f.queryLen, keyRows = f.batch * f.keyLen;
   const int64_t qkWidth = d.numHeads * d.keyDim, vWidth = d.numHeads * d.valueDim;

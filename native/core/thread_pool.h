@@ -29,6 +29,19 @@ class ThreadPool {
   void submit(std::function<void()> job);
 
   int threads() const { return threads_.load(); }
+
+  // Marks a stretch of several parallel regions (one forward): while any is open, idle workers spin for the next
+  // region instead of sleeping; when the last closes they sleep at once, leaving the cores to the JS thread.
+  class Session {
+   public:
+    explicit Session(ThreadPool& pool) : pool_(pool) { pool_.sessions_.fetch_add(1, std::memory_order_relaxed); }
+    ~Session() { pool_.sessions_.fetch_sub(1, std::memory_order_relaxed); }
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+   private:
+    ThreadPool& pool_;
+  };
   // Takes effect for the next parallel region; waits for the region in progress.
   void resize(int threads);
 
@@ -53,8 +66,10 @@ class ThreadPool {
   Region* region_ = nullptr;
   std::atomic<int> active_{0};
   std::atomic<bool> stopping_{false};
-  // Waking a sleeping thread costs tens of microseconds (more in a VM), several times per forward: workers spin
-  // a while for the next region before sleeping, and sleepers are notified only when there are any.
+  // Waking a sleeping thread costs tens of microseconds (more in a VM), several times per forward: inside a
+  // Session workers spin a while for the next region before sleeping, and sleepers are notified only when there
+  // are any.
+  std::atomic<int> sessions_{0};
   std::mutex sleepMutex_;
   std::condition_variable wake_;
   std::atomic<int> sleepers_{0};
@@ -62,6 +77,7 @@ class ThreadPool {
   std::mutex jobsMutex_;
   std::condition_variable jobsCv_;
   std::deque<std::function<void()>> jobs_;
+  std::atomic<int> queued_{0};  // jobs_.size(), for the dispatcher to poll without the lock
   std::thread dispatcher_;
   bool jobsStopping_ = false;
 };

@@ -5,26 +5,27 @@
 namespace fastmha {
 namespace avx512 {
 
-void sgemm_ukernel_14x32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m, int64_t n,
-                         const float* bias, bool accumulate) {
-  constexpr int MR = 14;
-  const __mmask16 lo = n >= 16 ? 0xffff : static_cast<__mmask16>((1u << n) - 1);
-  const __mmask16 hi = n >= 32 ? 0xffff : n <= 16 ? 0 : static_cast<__mmask16>((1u << (n - 16)) - 1);
+namespace {
+
+// The first ROWS rows of a 14-row panel: a short A block (a decode step, a small batch) computes only its rows.
+template <int ROWS>
+inline void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m, __mmask16 lo,
+                 __mmask16 hi, const float* bias, bool accumulate) {
   // C is read only after the k loop: prefetched now, its lines arrive while the FMAs run instead of stalling them.
   if (accumulate) {
 #pragma GCC unroll 14
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < ROWS; ++i) {
       if (i < m) {
         _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_T0);
       }
     }
   }
-  __m512 acc[MR][2];
+  __m512 acc[ROWS][2];
   const __m512 b0 = !accumulate && bias ? _mm512_maskz_loadu_ps(lo, bias) : _mm512_setzero_ps();
   const __m512 b1 = !accumulate && bias ? _mm512_maskz_loadu_ps(hi, bias + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 14
-  for (int i = 0; i < MR; ++i) acc[i][0] = b0, acc[i][1] = b1;
+  for (int i = 0; i < ROWS; ++i) acc[i][0] = b0, acc[i][1] = b1;
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; ++k) {
     // B streams from L2: fetch it 8 steps (1 KiB) ahead into L1.
@@ -32,16 +33,16 @@ void sgemm_ukernel_14x32(int64_t kc, const float* a, const float* b, float* c, i
     _mm_prefetch(reinterpret_cast<const char*>(b + 272), _MM_HINT_T0);
     const __m512 v0 = _mm512_loadu_ps(b), v1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 14
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < ROWS; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i]);
       acc[i][0] = _mm512_fmadd_ps(ai, v0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(ai, v1, acc[i][1]);
     }
-    a += MR;
+    a += 14;  // the packed panel's row count, whatever ROWS computes
     b += 32;
   }
 #pragma GCC unroll 14
-  for (int i = 0; i < MR; ++i) {
+  for (int i = 0; i < ROWS; ++i) {
     if (i < m) {
       float* row = c + i * ldc;
       if (accumulate) {
@@ -52,6 +53,18 @@ void sgemm_ukernel_14x32(int64_t kc, const float* a, const float* b, float* c, i
       _mm512_mask_storeu_ps(row + 16, hi, acc[i][1]);
     }
   }
+}
+
+}  // namespace
+
+void sgemm_ukernel_14x32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m, int64_t n,
+                         const float* bias, bool accumulate) {
+  const __mmask16 lo = n >= 16 ? 0xffff : static_cast<__mmask16>((1u << n) - 1);
+  const __mmask16 hi = n >= 32 ? 0xffff : n <= 16 ? 0 : static_cast<__mmask16>((1u << (n - 16)) - 1);
+  if (m > 7) return tile<14>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+  if (m > 4) return tile<7>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+  if (m > 1) return tile<4>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+  tile<1>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
 }
 
 }  // namespace avx512

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace fastmha {
 namespace {
@@ -12,13 +13,16 @@ namespace {
 template <int MR>
 void packAPortable(const float* A, int64_t lda, int64_t m, int64_t kc, float* dst) {
   for (int64_t i0 = 0; i0 < m; i0 += MR, dst += MR * kc) {
-    const int64_t rows = m - i0 < MR ? m - i0 : MR;
     const float* src = A + i0 * lda;
-    float* d = dst;
-    for (int64_t k = 0; k < kc; ++k, d += MR) {
-      int64_t i = 0;
-      for (; i < rows; ++i) d[i] = src[i * lda + k];
-      for (; i < MR; ++i) d[i] = 0.0f;
+    if (m - i0 >= MR) {
+      for (int64_t k = 0; k < kc; ++k) {
+        for (int i = 0; i < MR; ++i) dst[k * MR + i] = src[i * lda + k];
+      }
+    } else {  // the last panel, short (one row for a decode step): zeroed whole, then its rows placed
+      std::memset(dst, 0, sizeof(float) * MR * kc);
+      for (int64_t i = 0; i < m - i0; ++i) {
+        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[i * lda + k];
+      }
     }
   }
 }
