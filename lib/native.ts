@@ -49,6 +49,22 @@ export interface NativeBinding {
   cpuInfo(): { isa: string; features: string[] };
 }
 
+/** The C library a Linux binary must match: glibc and its version, or musl (which has no glibcVersionRuntime). */
+function libc(): string {
+  if (process.platform !== 'linux') return '';
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return header?.glibcVersionRuntime ? `glibc ${header.glibcVersionRuntime}, ` : 'musl, ';
+}
+
+/** Why node-gyp-build failed, in words: never the raw loader message as the whole story. */
+function reason(cause: unknown): string {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const glibc = /GLIBC_([\d.]+)' not found/.exec(message);
+  if (glibc) return `the prebuilt binary needs glibc ${glibc[1]} or newer`;
+  if (/No native build was found/.test(message)) return 'none was built for this platform';
+  return 'the binary found did not load';
+}
+
 function load(): NativeBinding {
   const root = path.join(__dirname, '..');
   try {
@@ -56,10 +72,11 @@ function load(): NativeBinding {
     return require('node-gyp-build')(root) as NativeBinding;
   } catch (cause) {
     const err = new Error(
-      `fastmha: no native binary loads for ${process.platform}-${process.arch} ` +
-        `(Node ${process.version}, Node-API ${process.versions.napi}). ` +
-        'Reinstall with scripts enabled so it can be built from source (needs CMake and a C++17 compiler), ' +
-        'or run `npm run build:native` in the package folder.',
+      `fastmha: no native binary for ${process.platform}-${process.arch} (${libc()}Node ${process.version}, ` +
+        `Node-API ${process.versions.napi}): ${reason(cause)}. Prebuilt binaries cover linux-x64 and linux-arm64 ` +
+        'with glibc >= 2.32 and Node-API >= 8 (Node >= 18). Elsewhere fastmha builds from source at install: ' +
+        'reinstall with install scripts enabled (npm rebuild fastmha) where CMake >= 3.15 and a C++17 compiler ' +
+        'are on PATH.',
       { cause },
     ) as Error & { code: string };
     err.code = 'FASTMHA_NO_BINARY';

@@ -5,10 +5,11 @@
 
 #include <napi.h>
 
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <vector>
+
+#include "../core/cond_var.h"
 
 namespace fastmha {
 namespace binding {
@@ -22,7 +23,7 @@ using CompletionFn = Napi::TypedThreadSafeFunction<EnvState, ForwardJob, onJobDo
 struct EnvState {
   CompletionFn completion;
   std::mutex m;
-  std::condition_variable idle;
+  CondVar idle;
   int running = 0;    // jobs on the pool that have not yet been handed back (guarded by m)
   bool closing = false;  // the environment is being torn down: skip queued work, hand nothing back
   std::vector<ForwardJob*> orphans;  // finished after closing began; freed by the cleanup hook

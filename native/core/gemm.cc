@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 namespace fastmha {
 
@@ -46,17 +47,16 @@ PackedMatrix PackedMatrix::concat(const PackedMatrix* parts[], int count) {
   int64_t cols = 0;
   for (int i = 0; i < count; ++i) cols += parts[i]->cols();
   const int64_t rows = parts[0]->rows();
-  std::unique_ptr<float[]> rowMajor(new float[rows * cols]);
-  std::unique_ptr<float[]> part;
+  std::vector<float> rowMajor(static_cast<size_t>(rows * cols)), part;
   int64_t offset = 0;
   for (int i = 0; i < count; ++i) {
     const int64_t c = parts[i]->cols();
-    part.reset(new float[rows * c]);
-    parts[i]->unpack(part.get());
+    part.resize(static_cast<size_t>(rows * c));
+    parts[i]->unpack(part.data());
     for (int64_t r = 0; r < rows; ++r) std::memcpy(&rowMajor[r * cols + offset], &part[r * c], c * sizeof(float));
     offset += c;
   }
-  return PackedMatrix(rowMajor.get(), rows, cols, cols, parts[0]->kernels());
+  return PackedMatrix(rowMajor.data(), rows, cols, cols, parts[0]->kernels());
 }
 
 const float* PackedMatrix::panel(int64_t pc, int64_t jr) const {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <string>
 
 #if defined(__linux__)
@@ -169,18 +168,25 @@ ThreadPool& globalPool() {
 
 namespace {
 
+// Reads up to two numbers from a small file; "max" reads as no number. C stdio, not <fstream>: iostreams would
+// pull in parts of a static libstdc++ that need a newer glibc than the rest of the binary.
+int readNumbers(const char* path, double* a, double* b) {
+  FILE* f = std::fopen(path, "r");
+  if (!f) return -1;
+  const int n = std::fscanf(f, "%lf %lf", a, b);
+  std::fclose(f);
+  return n;
+}
+
 // cgroup v2 "cpu.max" is "<quota> <period>" or "max <period>"; v1 splits them over two files.
 double cgroupCpuLimit() {
-  std::ifstream v2("/sys/fs/cgroup/cpu.max");
-  std::string quota;
-  double period = 0;
-  if (v2 >> quota >> period) {
-    if (quota != "max" && period > 0) return std::stod(quota) / period;
-    return 0;
+  double quota = 0, period = 0, unused = 0;
+  const int v2 = readNumbers("/sys/fs/cgroup/cpu.max", &quota, &period);
+  if (v2 >= 0) return v2 == 2 && quota > 0 && period > 0 ? quota / period : 0;  // "max ..." reads 0 numbers
+  if (readNumbers("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", &quota, &unused) == 1 &&
+      readNumbers("/sys/fs/cgroup/cpu/cpu.cfs_period_us", &period, &unused) == 1 && quota > 0 && period > 0) {
+    return quota / period;
   }
-  std::ifstream q1("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), p1("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
-  double q = 0;
-  if (q1 >> q && p1 >> period && q > 0 && period > 0) return q / period;
   return 0;
 }
 

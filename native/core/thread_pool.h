@@ -3,13 +3,14 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "cond_var.h"
 
 namespace fastmha {
 
@@ -71,11 +72,11 @@ class ThreadPool {
   // are any.
   std::atomic<int> sessions_{0};
   std::mutex sleepMutex_;
-  std::condition_variable wake_;
+  CondVar wake_;
   std::atomic<int> sleepers_{0};
 
   std::mutex jobsMutex_;
-  std::condition_variable jobsCv_;
+  CondVar jobsCv_;
   std::deque<std::function<void()>> jobs_;
   std::atomic<int> queued_{0};  // jobs_.size(), for the dispatcher to poll without the lock
   std::thread dispatcher_;

@@ -1,6 +1,7 @@
 // Tests of native/core on its own (no Node): the GEMM against a double-precision loop, the thread pool's
 // coverage of every index. Prints one line per failure and "core tests: N passed, M failed".
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
 #include <string>
 #include <cstdio>
