@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -30,6 +31,27 @@ const forward = `
   const sum = output.data.reduce((a, b) => a + b, 0);
   console.log(JSON.stringify({ sum, shape: output.shape, isa: cpuInfo().isa }));`;
 
+// The app depends on the tarball, with a lockfile pinning fastmha's dependencies to the versions this repository
+// locked: offline, npm then takes their tarballs from its cache (filled by this repository's own npm ci), where
+// resolving version ranges would need registry metadata that npm ci does not cache.
+function writeApp(): void {
+  const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8'));
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const resolved = `file:${path.relative(app, tarball)}`;
+  const integrity = `sha512-${crypto.createHash('sha512').update(fs.readFileSync(tarball)).digest('base64')}`;
+  const packages: Record<string, unknown> = {
+    '': { name: 'app', dependencies: { fastmha: resolved } },
+    'node_modules/fastmha': {
+      version: pkg.version, resolved, integrity, hasInstallScript: true, dependencies: pkg.dependencies, engines: pkg.engines,
+    },
+  };
+  for (const [key, entry] of Object.entries(lock.packages as Record<string, { dev?: boolean }>)) {
+    if (key !== '' && !entry.dev) packages[key] = entry; // the runtime closure: what is not dev-only
+  }
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, dependencies: { fastmha: resolved } }));
+  fs.writeFileSync(path.join(app, 'package-lock.json'), JSON.stringify({ name: 'app', lockfileVersion: 3, requires: true, packages }));
+}
+
 beforeAll(() => {
   if (process.platform !== 'linux') return;
   // dist/ is already built (npm test builds it first): packing with scripts off leaves it untouched while other
@@ -39,8 +61,8 @@ beforeAll(() => {
   fs.mkdirSync(bin);
   fs.symlinkSync(process.execPath, path.join(bin, 'node'));
   fs.mkdirSync(app);
-  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true }));
-  run([npmCli, 'install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', tarball], app, bareEnv());
+  writeApp();
+  run([npmCli, 'ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], app, bareEnv());
 }, 600_000);
 
 // The install runs with PATH cut down to node alone, a POSIX notion; the hosted matrix covers the others.
