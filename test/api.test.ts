@@ -67,6 +67,25 @@ describe('runtime', () => {
 });
 
 describe('async calls', () => {
+  it('computes off the JS thread: timers keep firing while long forwards are in flight', async () => {
+    const mha = new MultiHeadAttention({ numHeads: 8, keyDim: 64, seed: 1 });
+    const x = randomTensor([1, 1024, 512], 11);
+    const t0 = performance.now();
+    mha.forwardSync(x, { causal: true });
+    const syncMs = performance.now() - t0;
+    // Four forwards queued take at least 4 x syncMs; a 1 ms timer must tick through them. Were the loop blocked,
+    // it would fire about once per forward.
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const started = performance.now();
+    await Promise.all(Array.from({ length: 4 }, () => mha.forward(x, { causal: true })));
+    const elapsed = performance.now() - started;
+    clearInterval(timer);
+    expect(elapsed).toBeGreaterThan(2 * syncMs);
+    expect(ticks).toBeGreaterThan(elapsed / 10);
+    mha.dispose();
+  });
+
   it('64 concurrent forwards each equal the sync result', async () => {
     const mha = new MultiHeadAttention({ numHeads: 2, keyDim: 8, seed: 3 });
     const inputs = Array.from({ length: 64 }, (_, i) => randomTensor([2, 1 + (i % 9), 16], 100 + i));
@@ -100,7 +119,7 @@ describe('async calls', () => {
     expect(() => scoped.forwardSync(x)).toThrow(/disposed/);
   });
 
-  it('loads and computes in worker threads', async () => {
+  it('loads and computes in 8 worker threads at once', async () => {
     const code = `
       const { parentPort } = require('node:worker_threads');
       const { MultiHeadAttention, Tensor } = require(${JSON.stringify(root)});
@@ -111,7 +130,7 @@ describe('async calls', () => {
     const x = new Tensor(new Float32Array(24).map((_, i) => Math.sin(i)), [1, 3, 8]);
     const expected = Array.from(mha.forwardSync(x).output.data);
     const results = await Promise.all(
-      Array.from({ length: 4 }, () => new Promise((resolve, reject) => {
+      Array.from({ length: 8 }, () => new Promise((resolve, reject) => {
         const w = new Worker(code, { eval: true });
         w.once('message', (m) => { resolve(m); void w.terminate(); });
         w.once('error', reject);
@@ -120,8 +139,8 @@ describe('async calls', () => {
     for (const r of results) expect(r).toEqual(expected);
   });
 
-  it('survives workers terminated mid-forward (the addon loaded first in them) and exits cleanly with work in flight', () => {
-    const out = execFileSync(process.execPath, [path.join(__dirname, 'fixtures', 'worker_churn.js'), '20'], {
+  it('survives 102 workers terminated mid-forward (the addon loaded first in them) and exits cleanly with work in flight', () => {
+    const out = execFileSync(process.execPath, [path.join(__dirname, 'fixtures', 'worker_churn.js'), '34'], {
       cwd: root,
       encoding: 'utf8',
     });
