@@ -210,25 +210,18 @@ export class MultiHeadAttention {
     } catch (err) {
       return Promise.reject(err);
     }
-    const args = { ...plan.args };
-    // The pool reads inputs after this call returns: an ordinary ArrayBuffer could be detached or transferred by
-    // then, so it is copied; a SharedArrayBuffer cannot be, so it is read in place.
-    const copies = new Map<ArrayBufferView, ArrayBufferView>();
-    const stable = <T extends Float32Array | Uint8Array>(a: T | undefined): T | undefined => {
-      if (a === undefined || isShared(a)) return a;
-      if (!copies.has(a)) copies.set(a, a.slice());
-      return copies.get(a) as T;
-    };
-    args.query = stable(args.query)!;
-    args.key = stable(args.key)!;
-    args.value = stable(args.value)!;
-    args.mask = stable(args.mask);
-    args.keyPadding = stable(args.keyPadding);
+    const args = plan.args;
+    // The pool reads inputs after this call returns: one in an ordinary ArrayBuffer could be detached or
+    // transferred by then, so the binding copies it (natively: no garbage for the JS heap); a SharedArrayBuffer
+    // cannot be, so it is read in place. Bits: query 1, key 2, value 4, keyPadding 8, mask 16.
+    const detachable = (a: ArrayBufferView | undefined, bit: number) => (a !== undefined && !isShared(a) ? bit : 0);
+    const copies = detachable(args.query, 1) | detachable(args.key, 2) | detachable(args.value, 4) |
+      detachable(args.keyPadding, 8) | detachable(args.mask, 16);
     const callerOut = plan.out;
     if (callerOut && !isShared(callerOut)) args.output = new Float32Array(callerOut.length);
 
     const signal = options.signal;
-    const work = layer.forward(...positional(args)).then(() => {
+    const work = layer.forward(...positional(args), copies).then(() => {
       if (callerOut && callerOut !== args.output) {
         if (callerOut.length !== args.output.length) {
           throw typeError('out', `an attached Float32Array of length ${args.output.length}`, callerOut);

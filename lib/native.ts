@@ -37,7 +37,8 @@ export function positional(a: NativeForwardArgs): NativeForwardTuple {
 export interface NativeLayer {
   getWeights(): Record<string, Float32Array>;
   forwardSync(...args: NativeForwardTuple): void;
-  forward(...args: NativeForwardTuple): Promise<void>;
+  /** copies: which inputs to copy before returning (bits: query 1, key 2, value 4, keyPadding 8, mask 16). */
+  forward(...args: [...NativeForwardTuple, copies?: number]): Promise<void>;
   dispose(): void;
 }
 

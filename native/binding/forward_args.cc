@@ -2,6 +2,9 @@
 
 #include "checks.h"
 
+#include <type_traits>
+#include <utility>
+
 namespace fastmha {
 namespace binding {
 
@@ -33,15 +36,19 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
     if (!a.IsEmpty()) c.arrays.push_back(a);
     return a;
   };
-  f.query = dataOf<const float>(floats(kQuery, "query", {B, T, d.queryDim}));
-  f.key = dataOf<const float>(floats(kKey, "key", {B, S, d.keyInputDim}));
-  f.value = dataOf<const float>(floats(kValue, "value", {B, S, d.valueInputDim}));
+  c.query = floats(kQuery, "query", {B, T, d.queryDim});
+  c.key = floats(kKey, "key", {B, S, d.keyInputDim});
+  c.value = floats(kValue, "value", {B, S, d.valueInputDim});
+  f.query = dataOf<const float>(c.query);
+  f.key = dataOf<const float>(c.key);
+  f.value = dataOf<const float>(c.value);
   f.output = dataOf<float>(floats(kOutput, "output", {B, T, d.outputDim}));
   f.scores = dataOf<float>(floats(kScores, "scores", {B, H, T, S}, true));
 
   Napi::TypedArray pad = requireArray(arg(kKeyPadding, "keyPadding"), napi_uint8_array,
                                       checkedElements(env, "keyPadding", {B, S}), true);
   if (!pad.IsEmpty()) c.arrays.push_back(pad);
+  c.keyPadding = pad;
   f.keyPadding = dataOf<const uint8_t>(pad);
 
   if (!info[kMask].IsUndefined()) {
@@ -57,9 +64,33 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
     const int64_t last = static_cast<int64_t>(end);
     Napi::TypedArray m = requireArrayAtLeast(arg(kMask, "mask"), napi_uint8_array, last);
     c.arrays.push_back(m);
+    c.mask = m;
     f.mask = MaskView{dataOf<const uint8_t>(m), sb, sh, st};
   }
   return c;
+}
+
+void copyInputs(CheckedForward& c, uint32_t copies, std::vector<std::vector<char>>& owned) {
+  std::vector<std::pair<const void*, const void*>> copied;  // source, copy
+  auto copy = [&](uint32_t bit, Napi::TypedArray array, const auto*& data) {
+    if (!(copies & bit) || array.IsEmpty()) return;
+    for (const auto& [source, to] : copied) {
+      if (source == data) {
+        data = static_cast<std::remove_reference_t<decltype(data)>>(to);
+        return;
+      }
+    }
+    const char* from = reinterpret_cast<const char*>(data);
+    owned.emplace_back(from, from + array.ByteLength());
+    copied.emplace_back(data, owned.back().data());
+    data = reinterpret_cast<std::remove_reference_t<decltype(data)>>(owned.back().data());
+  };
+  ForwardArgs& f = c.args;
+  copy(1, c.query, f.query);
+  copy(2, c.key, f.key);
+  copy(4, c.value, f.value);
+  copy(8, c.keyPadding, f.keyPadding);
+  copy(16, c.mask, f.mask.data);
 }
 
 }  // namespace binding

@@ -16,9 +16,19 @@ struct CheckedForward {
   ForwardArgs args;
   int maxThreads = 1;
   std::vector<Napi::Object> arrays;  // every array the computation reads or writes
+  // The inputs by name (mask and keyPadding may be empty), for forward()'s copies.
+  Napi::TypedArray query, key, value, keyPadding, mask;
 };
 
 CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims& dims);
+
+// forward()'s argument after the forward tuple: which inputs live in ordinary (detachable) ArrayBuffers and must
+// be copied before the call returns. Bits: query 1, key 2, value 4, keyPadding 8, mask 16.
+constexpr size_t kCopiesPosition = 15;
+
+// Copies the inputs `copies` names into `owned` and points args at the copies: one copy per distinct array, so
+// that self-attention's query == key == value still holds for the fused projection.
+void copyInputs(CheckedForward& c, uint32_t copies, std::vector<std::vector<char>>& owned);
 
 }  // namespace binding
 }  // namespace fastmha

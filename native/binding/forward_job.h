@@ -19,6 +19,7 @@ struct ForwardJob {
   ForwardArgs args;
   int maxThreads = 1;
   std::string error;  // set by the compute step instead of throwing
+  std::vector<std::vector<char>> inputs;  // copies of inputs in detachable buffers (args point into them)
   // JS thread only:
   std::shared_ptr<EnvState> env;
   Napi::Promise::Deferred deferred;

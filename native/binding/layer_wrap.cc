@@ -122,6 +122,11 @@ Napi::Value LayerWrap::forward(const Napi::CallbackInfo& info) {
   CheckedForward c = checkForwardArgs(info, layer->dims());
   auto job = std::make_unique<ForwardJob>(env, envState(env));
   job->layer = layer;
+  // Inputs in ordinary ArrayBuffers could be detached (transferred) while the pool reads them: lib/ names them and
+  // they are copied here, on the JS thread, into memory the job owns. Native copies, not JS ones: a server's
+  // per-call copies would otherwise be garbage the JS heap collects on the event loop.
+  const Napi::Value copies = info[kCopiesPosition];
+  copyInputs(c, copies.IsNumber() ? copies.As<Napi::Number>().Uint32Value() : 0x1f, job->inputs);
   job->args = c.args;
   job->maxThreads = c.maxThreads;
   for (Napi::Object& a : c.arrays) job->keepAlive.push_back(Napi::Persistent(a));

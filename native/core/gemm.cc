@@ -111,6 +111,7 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
         const int64_t kLen = std::min(cfg.kc, K - pc);
         for (int64_t ic = iBegin; ic < iEnd; ic += cfg.mc) {
           const int64_t mLen = std::min(cfg.mc, iEnd - ic);
+          if (ic > iBegin) yieldToWaiting();  // an A block is a few hundred microseconds of work
           cfg.packA(A + ic * lda + pc, lda, mLen, kLen, packed);
           for (int64_t jr = jBegin; jr < jEnd; jr += nr) {
             const float* b = B.panel(pc, jr);

@@ -73,6 +73,7 @@ void ThreadPool::runChunks(Region& r) {
     int64_t begin = r.next.fetch_add(r.grain, std::memory_order_relaxed);
     if (begin >= r.n) return;
     (*r.fn)(begin, std::min(r.n, begin + r.grain));
+    yieldToWaiting();
   }
 }
 
@@ -159,6 +160,12 @@ void ThreadPool::dispatcherLoop() {
     }
     job();
   }
+}
+
+void yieldToWaiting() {
+#if defined(__linux__)
+  sched_yield();
+#endif
 }
 
 ThreadPool& globalPool() {

@@ -83,6 +83,11 @@ class ThreadPool {
   bool jobsStopping_ = false;
 };
 
+// Called by long-running tasks between blocks of work (about every few hundred microseconds): gives the CPU to a
+// thread that woke meanwhile, the JS event loop above all, instead of leaving it to wait for the next scheduler
+// tick (milliseconds) while the pool keeps every core busy. Costs a system call when nothing else waits.
+void yieldToWaiting();
+
 // The one pool of the process, created on first use and never destroyed: its threads may still be running
 // a job for another worker thread's environment when static destructors run at exit.
 ThreadPool& globalPool();
