@@ -23,6 +23,7 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
   auto arg = [&](Position i, const char* name) { return Arg{info[i], name}; };
   constexpr int64_t kMaxDim = (int64_t{1} << 31) - 1;
   CheckedForward c;
+  c.arrays.reserve(7);
   ForwardArgs& f = c.args;
   f.batch = requireInt(arg(kBatch, "batch"), 1, kMaxDim);
   f.queryLen = requireInt(arg(kQueryLen, "queryLen"), 1, kMaxDim);

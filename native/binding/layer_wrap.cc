@@ -120,6 +120,19 @@ Napi::Value LayerWrap::forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::shared_ptr<const Layer>& layer = live(env);
   CheckedForward c = checkForwardArgs(info, layer->dims());
+  // Handing a call to the pool and back costs tens of microseconds of wake-ups (more in a VM); a call whose
+  // arithmetic takes a few is done here instead, on one thread, and its promise settles all the same.
+  constexpr int64_t kInlineFlops = 100'000;
+  if (layer->flops(c.args) < kInlineFlops) {
+    Napi::Promise::Deferred deferred = Napi::Promise::Deferred::New(env);
+    try {
+      layer->forward(c.args, globalPool(), 1);
+      deferred.Resolve(env.Undefined());
+    } catch (const std::bad_alloc&) {
+      deferred.Reject(Napi::RangeError::New(env, "fastmha: not enough memory for this forward's workspace").Value());
+    }
+    return deferred.Promise();
+  }
   auto job = std::make_unique<ForwardJob>(env, envState(env));
   job->layer = layer;
   // Inputs in ordinary ArrayBuffers could be detached (transferred) while the pool reads them: lib/ names them and

@@ -69,6 +69,15 @@ size_t Layer::bytes() const {
              sizeof(float);
 }
 
+int64_t Layer::flops(const ForwardArgs& f) const {
+  const LayerDims& d = dims_;
+  const int64_t queryRows = f.batch * f.queryLen, keyRows = f.batch * f.keyLen;
+  const int64_t qk = d.numHeads * d.keyDim, v = d.numHeads * d.valueDim;
+  const int64_t projections = queryRows * (d.queryDim * qk + v * d.outputDim) +
+                              keyRows * (d.keyInputDim * qk + d.valueInputDim * v);
+  return 2 * (projections + f.batch * d.numHeads * f.queryLen * f.keyLen * (d.keyDim + d.valueDim));
+}
+
 void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) const {
   ThreadPool::Session session(pool);  // the projections and the attention are several regions back to back
   const LayerDims& d = dims_;

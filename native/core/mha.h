@@ -46,6 +46,8 @@ class Layer {
   size_t bytes() const;
   // Never throws: the arguments were checked at the binding.
   void forward(const ForwardArgs& args, ThreadPool& pool, int maxThreads) const;
+  // Floating-point operations of one forward (multiply-adds count 2), masks aside.
+  int64_t flops(const ForwardArgs& args) const;
 
  private:
   LayerDims dims_;

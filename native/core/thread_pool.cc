@@ -108,6 +108,12 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, int maxThreads,
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   const int64_t chunks = (n + grain - 1) / grain;
+  // Work for one thread runs at once, without waiting for another caller's region: a small forward on the JS
+  // thread must not queue behind a large one on the pool.
+  if (chunks <= 1 || maxThreads <= 1 || threads_.load() <= 1) {
+    fn(0, n);
+    return;
+  }
   std::lock_guard<std::mutex> serialize(regionMutex_);
   const int helpers = static_cast<int>(
       std::min<int64_t>({chunks - 1, maxThreads - 1, static_cast<int64_t>(workers_.size()), 0xffff}));
