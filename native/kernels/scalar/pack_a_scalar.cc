@@ -4,10 +4,8 @@
 
 namespace fastmha {
 namespace scalar {
-
 void packA(const float* A, int64_t lda, int64_t m, int64_t kc, float* dst) {
   packAPortable<kGemm.mr>(A, lda, m, kc, dst);
 }
-
 }  // namespace scalar
 }  // namespace fastmha
