@@ -27,21 +27,26 @@ std::string describe(Napi::Value v) {
   return "an object";
 }
 
-Napi::TypedArray checkArray(Arg arg, napi_typedarray_type type, int64_t length, bool exact, bool optional) {
+CheckedArray checkArray(Arg arg, napi_typedarray_type type, int64_t length, bool exact, bool optional) {
   Napi::Value v = arg.value;
   Napi::Env env = v.Env();
   const char* key = arg.name;
-  if (optional && (v.IsUndefined() || v.IsNull())) return Napi::TypedArray();
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) throwType(env, key, typeName(type), v);
-  Napi::TypedArray a = v.As<Napi::TypedArray>();
-  const int64_t n = static_cast<int64_t>(a.ElementLength());
+  if (optional && (v.IsUndefined() || v.IsNull())) return CheckedArray{};
+  napi_typedarray_type actual = napi_int8_array;
+  size_t elements = 0;
+  void* data = nullptr;
+  if (!v.IsTypedArray() ||
+      napi_get_typedarray_info(env, v, &actual, &elements, &data, nullptr, nullptr) != napi_ok || actual != type) {
+    throwType(env, key, typeName(type), v);
+  }
+  const int64_t n = static_cast<int64_t>(elements);
   // A detached (transferred) buffer reads as length 0 with no memory behind it.
   if (n == 0 && length > 0) throwType(env, key, std::string("an attached ") + typeName(type), v);
   if (exact ? n != length : n < length) {
     throwRange(env, std::string("Expected ") + typeName(type) + " of " + (exact ? "" : "at least ") +
                         std::to_string(length) + " elements for " + key + " but received " + std::to_string(n));
   }
-  return a;
+  return CheckedArray{v.As<Napi::TypedArray>(), data};
 }
 
 }  // namespace
@@ -86,11 +91,11 @@ int64_t checkedElements(Napi::Env env, const std::string& name, std::initializer
   return n;
 }
 
-Napi::TypedArray requireArray(Arg a, napi_typedarray_type type, int64_t length, bool optional) {
+CheckedArray requireArray(Arg a, napi_typedarray_type type, int64_t length, bool optional) {
   return checkArray(a, type, length, true, optional);
 }
 
-Napi::TypedArray requireArrayAtLeast(Arg a, napi_typedarray_type type, int64_t minLength, bool optional) {
+CheckedArray requireArrayAtLeast(Arg a, napi_typedarray_type type, int64_t minLength, bool optional) {
   return checkArray(a, type, minLength, false, optional);
 }
 

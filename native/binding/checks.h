@@ -31,21 +31,23 @@ bool requireBool(Arg a);
 // product of the factors, or a RangeError when it exceeds what one typed array can hold
 int64_t checkedElements(Napi::Env env, const std::string& name, std::initializer_list<int64_t> dims);
 
-// A Float32Array (or Uint8Array) of exactly `length` elements whose memory is still attached; null when it is
-// undefined or null and `optional`.
-Napi::TypedArray requireArray(Arg a, napi_typedarray_type type, int64_t length, bool optional = false);
-// Like requireArray, for arrays that are read at strided offsets: at least `minLength` elements.
-Napi::TypedArray requireArrayAtLeast(Arg a, napi_typedarray_type type, int64_t minLength, bool optional = false);
-
-// The element pointer of a typed array (its byteOffset applied); works for SharedArrayBuffer-backed arrays too.
-template <typename T>
-T* dataOf(Napi::TypedArray a) {
-  if (a.IsEmpty()) return nullptr;
+// A checked typed array and its element pointer (byteOffset applied; SharedArrayBuffer-backed arrays too), read
+// with one napi_get_typedarray_info: a tiny forward checks seven arrays, and each query of V8 counts.
+struct CheckedArray {
+  Napi::TypedArray array;  // empty when optional and absent
   void* data = nullptr;
-  NAPI_THROW_IF_FAILED(a.Env(), napi_get_typedarray_info(a.Env(), a, nullptr, nullptr, &data, nullptr, nullptr),
-                       nullptr);
-  return static_cast<T*>(data);
-}
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(data);
+  }
+};
+
+// A Float32Array (or Uint8Array) of exactly `length` elements whose memory is still attached; empty when it is
+// undefined or null and `optional`.
+CheckedArray requireArray(Arg a, napi_typedarray_type type, int64_t length, bool optional = false);
+// Like requireArray, for arrays that are read at strided offsets: at least `minLength` elements.
+CheckedArray requireArrayAtLeast(Arg a, napi_typedarray_type type, int64_t minLength, bool optional = false);
+
 
 }  // namespace binding
 }  // namespace fastmha

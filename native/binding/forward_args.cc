@@ -33,24 +33,25 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
   const int64_t B = f.batch, T = f.queryLen, S = f.keyLen, H = d.numHeads;
 
   auto floats = [&](Position i, const char* key, std::initializer_list<int64_t> shape, bool optional = false) {
-    Napi::TypedArray a = requireArray(arg(i, key), napi_float32_array, checkedElements(env, key, shape), optional);
-    if (!a.IsEmpty()) c.arrays.push_back(a);
+    CheckedArray a = requireArray(arg(i, key), napi_float32_array, checkedElements(env, key, shape), optional);
+    if (!a.array.IsEmpty()) c.arrays.push_back(a.array);
     return a;
   };
-  c.query = floats(kQuery, "query", {B, T, d.queryDim});
-  c.key = floats(kKey, "key", {B, S, d.keyInputDim});
-  c.value = floats(kValue, "value", {B, S, d.valueInputDim});
-  f.query = dataOf<const float>(c.query);
-  f.key = dataOf<const float>(c.key);
-  f.value = dataOf<const float>(c.value);
-  f.output = dataOf<float>(floats(kOutput, "output", {B, T, d.outputDim}));
-  f.scores = dataOf<float>(floats(kScores, "scores", {B, H, T, S}, true));
+  const CheckedArray query = floats(kQuery, "query", {B, T, d.queryDim});
+  const CheckedArray key = floats(kKey, "key", {B, S, d.keyInputDim});
+  const CheckedArray value = floats(kValue, "value", {B, S, d.valueInputDim});
+  c.query = query.array, c.key = key.array, c.value = value.array;
+  f.query = query.as<const float>();
+  f.key = key.as<const float>();
+  f.value = value.as<const float>();
+  f.output = floats(kOutput, "output", {B, T, d.outputDim}).as<float>();
+  f.scores = floats(kScores, "scores", {B, H, T, S}, true).as<float>();
 
-  Napi::TypedArray pad = requireArray(arg(kKeyPadding, "keyPadding"), napi_uint8_array,
+  const CheckedArray pad = requireArray(arg(kKeyPadding, "keyPadding"), napi_uint8_array,
                                       checkedElements(env, "keyPadding", {B, S}), true);
-  if (!pad.IsEmpty()) c.arrays.push_back(pad);
-  c.keyPadding = pad;
-  f.keyPadding = dataOf<const uint8_t>(pad);
+  if (!pad.array.IsEmpty()) c.arrays.push_back(pad.array);
+  c.keyPadding = pad.array;
+  f.keyPadding = pad.as<const uint8_t>();
 
   if (!info[kMask].IsUndefined()) {
     // Strides broadcast the mask over [B, H, T, S]; the farthest element read must lie inside the array.
@@ -63,10 +64,10 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
     const __int128 end = (__int128)(B - 1) * sb + (__int128)(H - 1) * sh + (__int128)(T - 1) * st + S;
     if (end > kMaxStride) throwRange(env, "The mask strides reach past what a Uint8Array can hold");
     const int64_t last = static_cast<int64_t>(end);
-    Napi::TypedArray m = requireArrayAtLeast(arg(kMask, "mask"), napi_uint8_array, last);
-    c.arrays.push_back(m);
-    c.mask = m;
-    f.mask = MaskView{dataOf<const uint8_t>(m), sb, sh, st};
+    const CheckedArray m = requireArrayAtLeast(arg(kMask, "mask"), napi_uint8_array, last);
+    c.arrays.push_back(m.array);
+    c.mask = m.array;
+    f.mask = MaskView{m.as<const uint8_t>(), sb, sh, st};
   }
   return c;
 }

@@ -43,9 +43,11 @@ LayerWrap::LayerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LayerWra
   const int64_t kk = checkedElements(env, "key.kernel", {d.keyInputDim, d.numHeads, d.keyDim});
   const int64_t vk = checkedElements(env, "value.kernel", {d.valueInputDim, d.numHeads, d.valueDim});
   const int64_t ok = checkedElements(env, "output.kernel", {d.numHeads, d.valueDim, d.outputDim});
-  auto kernel = [&](const char* key, int64_t n) { return dataOf<const float>(requireArray(property(w, key), napi_float32_array, n)); };
+  auto kernel = [&](const char* key, int64_t n) {
+    return requireArray(property(w, key), napi_float32_array, n).as<const float>();
+  };
   auto bias = [&](const char* key, int64_t n) {
-    return d.useBias ? dataOf<const float>(requireArray(property(w, key), napi_float32_array, n)) : nullptr;
+    return d.useBias ? requireArray(property(w, key), napi_float32_array, n).as<const float>() : nullptr;
   };
   WeightsView v{kernel("query.kernel", qk),   bias("query.bias", d.numHeads * d.keyDim),
                 kernel("key.kernel", kk),     bias("key.bias", d.numHeads * d.keyDim),

@@ -55,6 +55,43 @@ inline void tile(int64_t kc, const float* a, const float* b, float* c, int64_t l
   }
 }
 
+// One row (a decode step): its two accumulators would each wait out the FMA latency at every k; four partial sums
+// over k keep eight FMAs in flight.
+inline void row(int64_t kc, const float* a, const float* b, float* c, __mmask16 lo, __mmask16 hi, const float* bias,
+                bool accumulate) {
+  __m512 acc[4][2];
+  for (auto& p : acc) p[0] = p[1] = _mm512_setzero_ps();
+  int64_t k = 0;
+  for (; k + 4 <= kc; k += 4, a += 4 * 14, b += 4 * 32) {
+    _mm_prefetch(reinterpret_cast<const char*>(b + 512), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 528), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 544), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(b + 560), _MM_HINT_T0);
+#pragma GCC unroll 4
+    for (int u = 0; u < 4; ++u) {
+      const __m512 ak = _mm512_set1_ps(a[u * 14]);
+      acc[u][0] = _mm512_fmadd_ps(ak, _mm512_loadu_ps(b + u * 32), acc[u][0]);
+      acc[u][1] = _mm512_fmadd_ps(ak, _mm512_loadu_ps(b + u * 32 + 16), acc[u][1]);
+    }
+  }
+  for (; k < kc; ++k, a += 14, b += 32) {
+    const __m512 ak = _mm512_set1_ps(a[0]);
+    acc[0][0] = _mm512_fmadd_ps(ak, _mm512_loadu_ps(b), acc[0][0]);
+    acc[0][1] = _mm512_fmadd_ps(ak, _mm512_loadu_ps(b + 16), acc[0][1]);
+  }
+  __m512 r0 = _mm512_add_ps(_mm512_add_ps(acc[0][0], acc[1][0]), _mm512_add_ps(acc[2][0], acc[3][0]));
+  __m512 r1 = _mm512_add_ps(_mm512_add_ps(acc[0][1], acc[1][1]), _mm512_add_ps(acc[2][1], acc[3][1]));
+  if (accumulate) {
+    r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(lo, c));
+    r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(hi, c + 16));
+  } else if (bias) {
+    r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(lo, bias));
+    r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(hi, bias + 16));
+  }
+  _mm512_mask_storeu_ps(c, lo, r0);
+  _mm512_mask_storeu_ps(c + 16, hi, r1);
+}
+
 }  // namespace
 
 void sgemm_ukernel_14x32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m, int64_t n,
@@ -64,7 +101,7 @@ void sgemm_ukernel_14x32(int64_t kc, const float* a, const float* b, float* c, i
   if (m > 7) return tile<14>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
   if (m > 4) return tile<7>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
   if (m > 1) return tile<4>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
-  tile<1>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+  row(kc, a, b, c, lo, hi, bias, accumulate);
 }
 
 }  // namespace avx512
