@@ -4,12 +4,15 @@
 //   overhead   per-call cost of a tiny layer (B1 T1 E64 H2): forwardSync, forward, and ORT's session.run
 //   event loop p99 / max lateness of a 1 ms timer while 4 bert-size forwards (B8 T128 E768 H12) stay in flight
 //   soak       RSS growth over 20k forwards, and over 2k layers created and disposed
-// Blocks alternate between the sides; medians. Prints a table, or JSON lines with --json.
+// Blocks alternate between the sides; medians. Prints a table, or JSON lines with --json; --only <part> runs one.
 const ort = require('onnxruntime-node');
 const { MultiHeadAttention, Tensor, cpuInfo, getThreads } = require('..');
 const { attentionModel } = require('./onnx_model');
 
 const json = process.argv.includes('--json');
+// --only overhead|event-loop|soak runs one part.
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const part = (name) => only === undefined || only === name;
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 const random = (n) => new Float32Array(n).map(() => Math.random() * 2 - 1);
@@ -127,9 +130,9 @@ async function soak() {
 
 (async () => {
   if (!json) console.log(`fastmha (${cpuInfo().isa}, ${getThreads()} threads) vs onnxruntime-node ${ort.env.versions?.common ?? ''}\n`);
-  await overhead();
-  await eventLoop();
-  await soak();
+  if (part('overhead')) await overhead();
+  if (part('event-loop')) await eventLoop();
+  if (part('soak')) await soak();
   if (json) return;
   const fmt = (x, d = 1) => (x === undefined ? '' : x.toFixed(d));
   for (const r of rows) {

@@ -35,8 +35,8 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 
 /** Throws for keys a caller passed that the options object does not know (a typo should not be ignored). */
 export function rejectUnknownKeys(name: string, options: Record<string, unknown>, known: readonly string[]): void {
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
+  for (const key in options) {
+    if (Object.hasOwn(options, key) && !known.includes(key)) {
       throw new TypeError(`Unknown option ${JSON.stringify(key)} in ${name}; expected one of: ${known.join(', ')}`);
     }
   }

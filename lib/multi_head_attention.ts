@@ -294,12 +294,15 @@ export class MultiHeadAttention {
     const [B, T] = checkTensor('query', query, [null, null, this.queryDim],
       () => `[B, T, ${this.queryDim}] (queryDim ${this.queryDim})`);
     const value = (options.value ?? query) as TensorLike;
-    const [, S] = checkTensor(
+    // An input that is the tensor already checked needs only its last dimension compared (self-attention).
+    const [, S] = value === query && this.valueInputDim === this.queryDim ? [B, T] : checkTensor(
       'value', value, [B, null, this.valueInputDim], () => `[${B}, S, ${this.valueInputDim}] (batch of query, valueInputDim)`,
     );
     const key = (options.key ?? value) as TensorLike;
-    checkTensor('key', key, [B, S, this.keyInputDim],
-      () => `[${B}, ${S}, ${this.keyInputDim}] (batch of query, length of value, keyInputDim)`);
+    if (key !== value || this.keyInputDim !== this.valueInputDim) {
+      checkTensor('key', key, [B, S, this.keyInputDim],
+        () => `[${B}, ${S}, ${this.keyInputDim}] (batch of query, length of value, keyInputDim)`);
+    }
     const H = this.numHeads;
     const args: NativeForwardArgs = {
       batch: B,

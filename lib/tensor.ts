@@ -22,18 +22,18 @@ export class Tensor implements TensorLike {
   constructor(data: Float32Array, shape: readonly number[]) {
     if (!(data instanceof Float32Array)) throw typeError('data', 'a Float32Array', data);
     checkShape('shape', shape);
-    const size = shape.reduce((a, b) => a * b, 1);
+    const size = elements(shape);
     if (size !== data.length) {
       throw rangeError('data', `${size} elements for shape ${shapeString(shape)}`, `${data.length}`);
     }
     this.data = data;
-    this.shape = Object.freeze([...shape]);
+    this.shape = Object.freeze(shape.slice());
   }
 
   /** A zero-filled tensor of the given shape. */
   static zeros(shape: readonly number[]): Tensor {
     checkShape('shape', shape);
-    return new Tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+    return new Tensor(new Float32Array(elements(shape)), shape);
   }
 
   /** Number of elements. */
@@ -42,12 +42,22 @@ export class Tensor implements TensorLike {
   }
 }
 
+// Plain loops here and below, not every()/reduce(): these run on every call, and array builtins take a slow
+// generic path over the frozen shapes of our tensors.
+function elements(shape: readonly number[]): number {
+  let n = 1;
+  for (let i = 0; i < shape.length; i++) n *= shape[i];
+  return n;
+}
+
 function checkShape(name: string, shape: unknown): asserts shape is readonly number[] {
-  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number')) {
-    throw typeError(name, 'an array of integers', shape);
+  if (!Array.isArray(shape)) throw typeError(name, 'an array of integers', shape);
+  for (let i = 0; i < shape.length; i++) {
+    if (typeof shape[i] !== 'number') throw typeError(name, 'an array of integers', shape);
   }
-  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw rangeError(name, 'non-negative integer dimensions', shapeString(shape));
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i] as number;
+    if (!Number.isInteger(d) || d < 0) throw rangeError(name, 'non-negative integer dimensions', shapeString(shape));
   }
 }
 
@@ -66,14 +76,17 @@ export function checkTensor(
   }
   const { data, shape } = value as { data: unknown; shape: unknown };
   if (!(data instanceof Float32Array)) throw typeError(`${name}.data`, 'a Float32Array', data);
-  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number')) {
-    throw typeError(`${name}.shape`, 'an array of integers', shape);
+  if (!Array.isArray(shape)) throw typeError(`${name}.shape`, 'an array of integers', shape);
+  for (let i = 0; i < shape.length; i++) {
+    if (typeof shape[i] !== 'number') throw typeError(`${name}.shape`, 'an array of integers', shape);
   }
-  const matches =
-    shape.length === expected.length &&
-    shape.every((d: number, i) => Number.isInteger(d) && d >= 1 && (expected[i] === null || expected[i] === d));
+  let matches = shape.length === expected.length;
+  for (let i = 0; matches && i < shape.length; i++) {
+    const d = shape[i] as number;
+    matches = Number.isInteger(d) && d >= 1 && (expected[i] === null || expected[i] === d);
+  }
   if (!matches) throw rangeError(`${name}.shape`, expectedText(), shapeString(shape));
-  const size = shape.reduce((a: number, b: number) => a * b, 1);
+  const size = elements(shape);
   if (size !== data.length) {
     throw rangeError(`${name}.data`, `${size} elements for shape ${shapeString(shape)}`, `length ${data.length}`);
   }

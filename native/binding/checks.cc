@@ -31,14 +31,16 @@ CheckedArray checkArray(Arg arg, napi_typedarray_type type, int64_t length, bool
   Napi::Value v = arg.value;
   Napi::Env env = v.Env();
   const char* key = arg.name;
-  if (optional && (v.IsUndefined() || v.IsNull())) return CheckedArray{};
+  // One query of V8 for a present array: napi_get_typedarray_info fails (without a pending exception) for
+  // anything else, and only then is it worth asking what the value was.
   napi_typedarray_type actual = napi_int8_array;
   size_t elements = 0;
   void* data = nullptr;
-  if (!v.IsTypedArray() ||
-      napi_get_typedarray_info(env, v, &actual, &elements, &data, nullptr, nullptr) != napi_ok || actual != type) {
+  if (napi_get_typedarray_info(env, v, &actual, &elements, &data, nullptr, nullptr) != napi_ok) {
+    if (optional && (v.IsUndefined() || v.IsNull())) return CheckedArray{};
     throwType(env, key, typeName(type), v);
   }
+  if (actual != type) throwType(env, key, typeName(type), v);
   const int64_t n = static_cast<int64_t>(elements);
   // A detached (transferred) buffer reads as length 0 with no memory behind it.
   if (n == 0 && length > 0) throwType(env, key, std::string("an attached ") + typeName(type), v);
@@ -64,8 +66,8 @@ Napi::Object requireObject(Napi::Value v, const std::string& name) {
 
 int64_t requireInt(Arg a, int64_t min, int64_t max) {
   Napi::Value v = a.value;
-  if (!v.IsNumber()) throwType(v.Env(), a.name, "an integer", v);
-  const double d = v.As<Napi::Number>().DoubleValue();
+  double d = 0;
+  if (napi_get_value_double(v.Env(), v, &d) != napi_ok) throwType(v.Env(), a.name, "an integer", v);
   if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) || d > static_cast<double>(max)) {
     throwRange(v.Env(), "Expected an integer between " + std::to_string(min) + " and " + std::to_string(max) +
                             " for " + a.name + " but received " + v.ToString().Utf8Value());
@@ -75,17 +77,18 @@ int64_t requireInt(Arg a, int64_t min, int64_t max) {
 
 bool requireBool(Arg a) {
   Napi::Value v = a.value;
-  if (!v.IsBoolean()) throwType(v.Env(), a.name, "a boolean", v);
-  return v.As<Napi::Boolean>().Value();
+  bool b = false;
+  if (napi_get_value_bool(v.Env(), v, &b) != napi_ok) throwType(v.Env(), a.name, "a boolean", v);
+  return b;
 }
 
-int64_t checkedElements(Napi::Env env, const std::string& name, std::initializer_list<int64_t> dims) {
+int64_t checkedElements(Napi::Env env, const char* name, std::initializer_list<int64_t> dims) {
   // 2^32 - 1 elements is the most a typed array holds on every supported Node.
   constexpr int64_t kMax = (int64_t{1} << 32) - 1;
   int64_t n = 1;
   for (int64_t d : dims) {
     if (d < 0 || __builtin_mul_overflow(n, d, &n) || n > kMax) {
-      throwRange(env, "The shape of " + name + " has more elements than a typed array can hold");
+      throwRange(env, std::string("The shape of ") + name + " has more elements than a typed array can hold");
     }
   }
   return n;

@@ -29,7 +29,7 @@ int64_t requireInt(Arg a, int64_t min, int64_t max);
 bool requireBool(Arg a);
 
 // product of the factors, or a RangeError when it exceeds what one typed array can hold
-int64_t checkedElements(Napi::Env env, const std::string& name, std::initializer_list<int64_t> dims);
+int64_t checkedElements(Napi::Env env, const char* name, std::initializer_list<int64_t> dims);
 
 // A checked typed array and its element pointer (byteOffset applied; SharedArrayBuffer-backed arrays too), read
 // with one napi_get_typedarray_info: a tiny forward checks seven arrays, and each query of V8 counts.

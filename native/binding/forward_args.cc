@@ -23,7 +23,6 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
   auto arg = [&](Position i, const char* name) { return Arg{info[i], name}; };
   constexpr int64_t kMaxDim = (int64_t{1} << 31) - 1;
   CheckedForward c;
-  c.arrays.reserve(7);
   ForwardArgs& f = c.args;
   f.batch = requireInt(arg(kBatch, "batch"), 1, kMaxDim);
   f.queryLen = requireInt(arg(kQueryLen, "queryLen"), 1, kMaxDim);
@@ -34,7 +33,7 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
 
   auto floats = [&](Position i, const char* key, std::initializer_list<int64_t> shape, bool optional = false) {
     CheckedArray a = requireArray(arg(i, key), napi_float32_array, checkedElements(env, key, shape), optional);
-    if (!a.array.IsEmpty()) c.arrays.push_back(a.array);
+    if (!a.array.IsEmpty()) c.keep(a.array);
     return a;
   };
   const CheckedArray query = floats(kQuery, "query", {B, T, d.queryDim});
@@ -49,7 +48,7 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
 
   const CheckedArray pad = requireArray(arg(kKeyPadding, "keyPadding"), napi_uint8_array,
                                       checkedElements(env, "keyPadding", {B, S}), true);
-  if (!pad.array.IsEmpty()) c.arrays.push_back(pad.array);
+  if (!pad.array.IsEmpty()) c.keep(pad.array);
   c.keyPadding = pad.array;
   f.keyPadding = pad.as<const uint8_t>();
 
@@ -65,7 +64,7 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
     if (end > kMaxStride) throwRange(env, "The mask strides reach past what a Uint8Array can hold");
     const int64_t last = static_cast<int64_t>(end);
     const CheckedArray m = requireArrayAtLeast(arg(kMask, "mask"), napi_uint8_array, last);
-    c.arrays.push_back(m.array);
+    c.keep(m.array);
     c.mask = m.array;
     f.mask = MaskView{m.as<const uint8_t>(), sb, sh, st};
   }

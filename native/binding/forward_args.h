@@ -5,6 +5,7 @@
 
 #include <napi.h>
 
+#include <array>
 #include <vector>
 
 #include "../core/mha.h"
@@ -15,7 +16,10 @@ namespace binding {
 struct CheckedForward {
   ForwardArgs args;
   int maxThreads = 1;
-  std::vector<Napi::Object> arrays;  // every array the computation reads or writes
+  // every array the computation reads or writes (a fixed array: no allocation per call)
+  std::array<Napi::Object, 7> arrays;
+  int arrayCount = 0;
+  void keep(const Napi::Object& a) { arrays[arrayCount++] = a; }
   // The inputs by name (mask and keyPadding may be empty), for forward()'s copies.
   Napi::TypedArray query, key, value, keyPadding, mask;
 };

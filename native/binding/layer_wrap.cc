@@ -144,7 +144,7 @@ Napi::Value LayerWrap::forward(const Napi::CallbackInfo& info) {
   copyInputs(c, copies.IsNumber() ? copies.As<Napi::Number>().Uint32Value() : 0x1f, job->inputs);
   job->args = c.args;
   job->maxThreads = c.maxThreads;
-  for (Napi::Object& a : c.arrays) job->keepAlive.push_back(Napi::Persistent(a));
+  for (int i = 0; i < c.arrayCount; ++i) job->keepAlive.push_back(Napi::Persistent(c.arrays[i]));
   return submitForward(env, std::move(job));
 }
 

@@ -103,8 +103,7 @@ void ThreadPool::workerLoop(int index, uint64_t seen) {
   }
 }
 
-void ThreadPool::parallelFor(int64_t n, int64_t grain, int maxThreads,
-                             const std::function<void(int64_t, int64_t)>& fn) {
+void ThreadPool::parallelFor(int64_t n, int64_t grain, int maxThreads, RangeFn fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   const int64_t chunks = (n + grain - 1) / grain;

@@ -14,6 +14,20 @@
 
 namespace fastmha {
 
+// A callable borrowed for the length of one call, (begin, end) -> void: a std::function would copy a lambda that
+// captures more than two references onto the heap, once per parallel region.
+class RangeFn {
+ public:
+  template <typename F>
+  RangeFn(const F& f)  // NOLINT: implicit, so that callers pass a lambda as they would to a std::function
+      : object_(&f), call_([](const void* o, int64_t b, int64_t e) { (*static_cast<const F*>(o))(b, e); }) {}
+  void operator()(int64_t begin, int64_t end) const { call_(object_, begin, end); }
+
+ private:
+  const void* object_;
+  void (*call_)(const void*, int64_t, int64_t);
+};
+
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);
@@ -24,7 +38,7 @@ class ThreadPool {
   // Runs fn(begin, end) over [0, n) in chunks of `grain`, on at most maxThreads threads (the caller is one of
   // them). Chunks are handed out from an atomic counter, so uneven chunks balance themselves.
   // One parallel region runs at a time; concurrent callers wait their turn rather than oversubscribing.
-  void parallelFor(int64_t n, int64_t grain, int maxThreads, const std::function<void(int64_t, int64_t)>& fn);
+  void parallelFor(int64_t n, int64_t grain, int maxThreads, RangeFn fn);
 
   // Queues a job for the dispatcher thread; jobs run one after another in submission order.
   void submit(std::function<void()> job);
@@ -48,7 +62,7 @@ class ThreadPool {
 
  private:
   struct Region {
-    const std::function<void(int64_t, int64_t)>* fn = nullptr;
+    const RangeFn* fn = nullptr;
     int64_t n = 0, grain = 1;
     std::atomic<int64_t> next{0};
   };
