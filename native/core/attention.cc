@@ -203,8 +203,9 @@ void attendShort(const AttentionArgs& a, AttendRows attendRows, ThreadPool& pool
   const bool masked = a.causal || a.keyPadding || a.mask.data;
   pool.parallelFor(a.batch * H, 1, maxThreads, [&](int64_t begin, int64_t end) {
     thread_local Scratch scratch;
-    float* work = scratch.reserve(static_cast<size_t>(S + (masked ? (T * S + 3) / 4 : 0)));
-    uint8_t* allowed = masked ? reinterpret_cast<uint8_t*>(work + S) : nullptr;
+    const int64_t workFloats = (S + 15) / 16 * 16;  // AttendRows's work
+    float* work = scratch.reserve(static_cast<size_t>(workFloats + (masked ? (T * S + 3) / 4 : 0)));
+    uint8_t* allowed = masked ? reinterpret_cast<uint8_t*>(work + workFloats) : nullptr;
     for (int64_t bh = begin; bh < end; ++bh) {
       const int64_t b = bh / H, h = bh % H;
       if (masked) {

@@ -115,9 +115,12 @@ int main(int argc, char** argv) {
         testGemm(rng, pool, *isa, s[0], s[1], s[2], variant % 3, variant % 2 * 5, variant % 2 == 0, threads);
       }
     }
-    for (int64_t m : {1, 3, 13, 14, 15, 17, 28, 33}) {
+    // Every row count of a last, short panel: each has its own tile in a kernel (and its own masks in packing).
+    for (int64_t m = 1; m <= 2 * isa->gemm.mr + 1; ++m) {
+      testGemm(rng, pool, *isa, m, 45, 19, m % 3, 0, m % 2 == 0, 1);
       for (int64_t kc : {1, 15, 16, 17, 33, 256}) testPackA(rng, *isa, m, kc, kc + m % 3);
     }
+    testPackA(rng, *isa, 33, 17, 19);
   }
   for (int64_t n : {1, 2, 17, 1000}) {
     for (int64_t grain : {1, 3, 64}) {

@@ -7,7 +7,7 @@ namespace avx512 {
 
 namespace {
 
-// The first ROWS rows of a 14-row panel: a short A block (a decode step, a small batch) computes only its rows.
+// The first ROWS rows of a 14-row panel: a short A block (a small batch, the last rows of any) computes only its rows.
 template <int ROWS>
 inline void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m, __mmask16 lo,
                  __mmask16 hi, const float* bias, bool accumulate) {
@@ -98,10 +98,22 @@ void sgemm_ukernel_14x32(int64_t kc, const float* a, const float* b, float* c, i
                          const float* bias, bool accumulate) {
   const __mmask16 lo = n >= 16 ? 0xffff : static_cast<__mmask16>((1u << n) - 1);
   const __mmask16 hi = n >= 32 ? 0xffff : n <= 16 ? 0 : static_cast<__mmask16>((1u << (n - 16)) - 1);
-  if (m > 7) return tile<14>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
-  if (m > 4) return tile<7>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
-  if (m > 1) return tile<4>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
-  row(kc, a, b, c, lo, hi, bias, accumulate);
+  // Exactly the rows there are from 4 up: a 9-row product (a short sequence's keys) on the 14-row tile would spend
+  // a third of its FMAs on padding. Below 4 rows, 8 accumulators still hide the FMA latency; fewer would not.
+  switch (m) {
+    case 14: return tile<14>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+    case 13: return tile<13>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+    case 12: return tile<12>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+    case 11: return tile<11>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+    case 10: return tile<10>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+    case 9: return tile<9>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+    case 8: return tile<8>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+    case 7: return tile<7>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+    case 6: return tile<6>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+    case 5: return tile<5>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+    case 1: return row(kc, a, b, c, lo, hi, bias, accumulate);
+    default: return tile<4>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+  }
 }
 
 }  // namespace avx512
