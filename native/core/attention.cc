@@ -126,11 +126,15 @@ void attendTile(const Plan& p, const Tile& tile, Scratch& scratch) {
   std::fill(rowMax, rowMax + nr, kNegInf);
   std::fill(rowSum, rowSum + nr, 0.0f);
 
-  // Qᵀ as one B panel [keyDim, NR], zero columns past the tile.
+  // Qᵀ as one B panel [keyDim, NR], zero columns past the tile; scaled here, once per query, so that the scores
+  // arrive scaled instead of taking a multiply each.
   const float* queries = a.queries + (tile.b * a.queryLen + tile.t0) * a.queryStride + tile.h * dk;
   for (int64_t d = 0; d < dk; ++d) {
-    for (int64_t c = 0; c < nr; ++c) queriesT[d * nr + c] = c < tile.rows ? queries[c * a.queryStride + d] : 0.0f;
+    for (int64_t c = 0; c < nr; ++c) {
+      queriesT[d * nr + c] = c < tile.rows ? a.scale * queries[c * a.queryStride + d] : 0.0f;
+    }
   }
+  const bool masked = a.causal || a.keyPadding || a.mask.data;
   const int64_t keysSeen = std::min(S, p.lastKey(tile.t0 + tile.rows - 1) + 1);
 
   if (a.scores) {
@@ -139,12 +143,12 @@ void attendTile(const Plan& p, const Tile& tile, Scratch& scratch) {
       const int64_t n = std::min(p.blockKeys, S - s0);
       if (blockAllowed(p, tile, s0, n)) {
         scoresT(p, bh, queriesT, s0, n, block + s0 * nr);
-        applyMasks(p, tile, s0, n, block + s0 * nr, nr);
+        if (masked) applyMasks(p, tile, s0, n, block + s0 * nr, nr);
       } else {
         for (int64_t j = s0; j < s0 + n; ++j) std::fill(block + j * nr, block + j * nr + tile.rows, kNegInf);
       }
     }
-    p.softmax(block, S, a.scale, rowMax, rowSum, alpha);
+    p.softmax(block, S, rowMax, rowSum, alpha);
     float* scores = a.scores + ((tile.b * a.heads + tile.h) * a.queryLen + tile.t0) * S;
     for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] > 0 ? 1.0f / rowSum[c] : 0.0f;
     for (int64_t s = 0; s < S; ++s) {
@@ -162,8 +166,8 @@ void attendTile(const Plan& p, const Tile& tile, Scratch& scratch) {
       const int64_t n = std::min(p.blockKeys, S - s0);
       if (!blockAllowed(p, tile, s0, n)) continue;
       scoresT(p, bh, queriesT, s0, n, block);
-      applyMasks(p, tile, s0, n, block, nr);
-      p.softmax(block, n, a.scale, rowMax, rowSum, alpha);
+      if (masked) applyMasks(p, tile, s0, n, block, nr);
+      p.softmax(block, n, rowMax, rowSum, alpha);
       if (!first) {
         for (int64_t d = 0; d < dv; ++d) {
           for (int64_t c = 0; c < nr; ++c) outT[d * nr + c] *= alpha[c];

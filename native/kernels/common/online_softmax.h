@@ -33,23 +33,20 @@ inline float expNonPositive(float x) {
 }
 
 // Scores are transposed, sᵀ[key][query] with NR queries a row (one B panel of the micro-kernel), so every step
-// below runs across queries: independent SIMD lanes of a compile-time width, no horizontal reductions. For each
-// query: x = s * scale, its running maximum m and sum l updated over these `keys` keys, s overwritten with
-// exp(x - m_new) (0 where -inf, i.e. masked), and alpha = exp(m_old - m_new), the factor for what was accumulated
-// before. A query with nothing allowed so far keeps m = -inf, alpha = 1 and zeros. Columns past the tile's
-// queries hold finite scores of zero queries: computed, never read.
+// below runs across queries: independent SIMD lanes of a compile-time width, no horizontal reductions. They arrive
+// scaled (the queries were). For each query: its running maximum m and sum l updated over these `keys` keys, s
+// overwritten with exp(s - m_new) (0 where -inf, i.e. masked), and alpha = exp(m_old - m_new), the factor for what
+// was accumulated before. A query with nothing allowed so far keeps m = -inf, alpha = 1 and zeros. Columns past the
+// tile's queries hold finite scores of zero queries: computed, never read.
 template <int NR>
-inline void onlineSoftmaxImpl(float* __restrict s, int64_t keys, float scale, float* __restrict m,
-                              float* __restrict l, float* __restrict alpha) {
+inline void onlineSoftmaxImpl(float* __restrict s, int64_t keys, float* __restrict m, float* __restrict l,
+                              float* __restrict alpha) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   float mNew[NR], shift[NR], sum[NR];
   for (int c = 0; c < NR; ++c) mNew[c] = m[c], sum[c] = 0.0f;
   for (int64_t k = 0; k < keys; ++k) {
-    float* row = s + k * NR;
-    for (int c = 0; c < NR; ++c) {
-      row[c] *= scale;
-      mNew[c] = row[c] > mNew[c] ? row[c] : mNew[c];
-    }
+    const float* row = s + k * NR;
+    for (int c = 0; c < NR; ++c) mNew[c] = row[c] > mNew[c] ? row[c] : mNew[c];
   }
   // A column still at -inf subtracts 0: its exps are all of -inf, which the select below zeroes.
   for (int c = 0; c < NR; ++c) shift[c] = mNew[c] == kNegInf ? 0.0f : mNew[c];

@@ -12,7 +12,7 @@ void sgemm_ukernel_8x12(int64_t kc, const float* a, const float* b, float* c, in
 
 void packA(const float* A, int64_t lda, int64_t m, int64_t kc, float* dst);
 
-void onlineSoftmax(float* s, int64_t keys, float scale, float* m, float* l, float* alpha);
+void onlineSoftmax(float* s, int64_t keys, float* m, float* l, float* alpha);
 
 void attendRows(const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v, int64_t ldv, int64_t T,
                 int64_t S, int64_t dk, int64_t dv, float scale, const uint8_t* allowed, float* out, int64_t ldo,
