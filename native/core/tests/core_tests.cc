@@ -1,6 +1,8 @@
-// Tests of native/core on its own (no Node): the GEMM against a double-precision loop, the thread pool's
-// coverage of every index. Prints one line per failure and "core tests: N passed, M failed".
+// Tests of native/core on its own (no Node): the GEMM against a double-precision loop, packing, the softmax's
+// exponential against double precision, the thread pool's coverage of every index. Prints one line per failure and "core tests: N passed, M failed".
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <condition_variable>
 #include <cstring>
 #include <string>
@@ -79,6 +81,52 @@ static void testPackA(std::mt19937& rng, const Kernels& isa, int64_t m, int64_t 
   check(ok, "packA places every element", m, kc, lda);
 }
 
+// Distance in units in the last place between two positive floats.
+static int64_t ulps(float a, float b) {
+  int32_t ia, ib;
+  std::memcpy(&ia, &a, sizeof ia);
+  std::memcpy(&ib, &b, sizeof ib);
+  return std::llabs(int64_t{ia} - int64_t{ib});
+}
+
+// The online softmax's exponential, through the kernel itself: one block whose first row is 0 (the maximum, so
+// the shift is 0) gives exp(x) for every other entry, against exp in double precision. Masked (-inf) entries
+// must come out exactly 0, and the sums must match.
+static void testSoftmaxExp(std::mt19937& rng, const Kernels& isa) {
+  const int nr = isa.gemm.nr;
+  const int64_t keys = 4097;
+  std::uniform_real_distribution<float> u(-87.0f, 0.0f);
+  std::vector<float> s(keys * nr), x;
+  for (int64_t k = 0; k < keys; ++k) {
+    for (int c = 0; c < nr; ++c) s[k * nr + c] = k == 0 ? 0.0f : k < 8 ? -1e-7f * k * (c + 1) : u(rng);
+  }
+  s[5 * nr + 1] = -INFINITY;
+  s[9 * nr + 2] = -87.0f;
+  x = s;
+  std::vector<float> m(nr, -INFINITY), l(nr, 0.0f), alpha(nr, -1.0f);
+  isa.onlineSoftmax(s.data(), keys, m.data(), l.data(), alpha.data());
+  int64_t worst = 0;
+  bool exact = true, sums = true;
+  for (int c = 0; c < nr; ++c) {
+    double sum = 0;
+    for (int64_t k = 0; k < keys; ++k) {
+      const float got = s[k * nr + c];
+      if (x[k * nr + c] == -INFINITY) {
+        exact = exact && got == 0.0f;
+        continue;
+      }
+      const double want = std::exp(double(x[k * nr + c]));
+      sum += want;
+      worst = std::max(worst, ulps(got, float(want)));
+    }
+    sums = sums && std::fabs(l[c] - sum) <= 1e-5 * sum && m[c] == 0.0f && alpha[c] == 0.0f;
+  }
+  std::printf("kernels %s: exp within %lld ulp on [-87, 0]\n", isa.isa, static_cast<long long>(worst));
+  check(worst <= 4, "softmax exp within 4 ulp", worst);
+  check(exact, "softmax gives masked entries exactly 0");
+  check(sums, "softmax running maximum, sum and rescale factor");
+}
+
 static void testParallelFor(ThreadPool& pool, int64_t n, int64_t grain, int maxThreads) {
   std::vector<int> hits(n, 0);
   pool.parallelFor(n, grain, maxThreads, [&](int64_t begin, int64_t end) {
@@ -121,6 +169,7 @@ int main(int argc, char** argv) {
       for (int64_t kc : {1, 15, 16, 17, 33, 256}) testPackA(rng, *isa, m, kc, kc + m % 3);
     }
     testPackA(rng, *isa, 33, 17, 19);
+    testSoftmaxExp(rng, *isa);
   }
   for (int64_t n : {1, 2, 17, 1000}) {
     for (int64_t grain : {1, 3, 64}) {
