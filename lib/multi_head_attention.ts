@@ -1,3 +1,4 @@
+import { outputArray } from './alloc';
 import {
   isPlainObject,
   isShared,
@@ -218,7 +219,7 @@ export class MultiHeadAttention {
     const copies = detachable(args.query, 1) | detachable(args.key, 2) | detachable(args.value, 4) |
       detachable(args.keyPadding, 8) | detachable(args.mask, 16);
     const callerOut = plan.out;
-    if (callerOut && !isShared(callerOut)) args.output = new Float32Array(callerOut.length);
+    if (callerOut && !isShared(callerOut)) args.output = outputArray(callerOut.length);
 
     const signal = options.signal;
     const work = layer.forward(...positional(args), copies).then(() => {
@@ -326,11 +327,11 @@ export class MultiHeadAttention {
       }
       out = options.out;
     }
-    args.output = out ?? new Float32Array(outputSize);
+    args.output = out ?? outputArray(outputSize);
     let scoresShape: number[] | undefined;
     if (optionalBoolean('returnAttentionScores', options.returnAttentionScores, false)) {
       scoresShape = [B, H, T, S];
-      args.scores = new Float32Array(B * H * T * S);
+      args.scores = outputArray(B * H * T * S);
     }
     if (options.attentionMask !== undefined) {
       const m = planAttentionMask(options.attentionMask, { B, H, T, S });

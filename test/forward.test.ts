@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { MultiHeadAttention, Tensor } from '../dist/index.js';
 import { referenceAttention } from './reference';
 import { expectClose, poisoned, randomizeWeights, randomMask, randomTensor, refWeights } from './helpers';
@@ -296,5 +296,38 @@ describe('input buffers', () => {
     const pending = mha.forward(q);
     q.data.fill(123); // overwritten while the call is queued
     expect(Array.from((await pending).output.data)).toEqual(expected);
+  });
+});
+
+// Large outputs and scores are allocated without a zero-fill (lib/alloc.ts): the computation must write every
+// element. Here that memory is poisoned with NaN (bytes 0xff) so that an element left unwritten fails the check.
+describe('outputs and scores allocated without a zero-fill', () => {
+  let unfilled: MockInstance<typeof Buffer.allocUnsafeSlow>;
+  beforeAll(() => {
+    unfilled = vi.spyOn(Buffer, 'allocUnsafeSlow').mockImplementation((size: number) => Buffer.alloc(size, 0xff));
+  });
+  afterAll(() => unfilled.mockRestore());
+
+  it('are written whole: tiles, causal, padded keys, a batch item with no real key', async () => {
+    await check({ B: 2, T: 130, S: 150, H: 4, dk: 16, keyInputDim: 40, valueInputDim: 40, causal: true,
+      keyLengths: [0, 97], scores: true });
+    expect(unfilled).toHaveBeenCalled();
+  });
+  it('are written whole: short sequences query by query, with a mask', async () => {
+    unfilled.mockClear();
+    await check({ B: 3, T: 700, S: 9, H: 4, dk: 16, keyInputDim: 24, valueInputDim: 24, attentionMaskShape: 'BTS',
+      scores: true });
+    expect(unfilled).toHaveBeenCalled();
+  });
+  it('are written whole: self-attention, async without out', async () => {
+    unfilled.mockClear();
+    await check({ B: 1, T: 257, H: 2, dk: 32, scores: true });
+    const mha = new MultiHeadAttention({ numHeads: 2, keyDim: 32, seed: 3 });
+    const query = randomTensor([1, 257, 64], 77);
+    const expected = mha.forwardSync(query, { out: poisoned(257 * 64) }).output.data;
+    const { output } = await mha.forward(query);
+    expect(Array.from(output.data)).toEqual(Array.from(expected));
+    expect(output.data.buffer.byteLength).toBe(257 * 64 * 4); // a buffer of its own, not a slice of a pool
+    expect(unfilled).toHaveBeenCalled();
   });
 });

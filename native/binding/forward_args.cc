@@ -2,6 +2,7 @@
 
 #include "checks.h"
 
+#include <cstring>
 #include <type_traits>
 #include <utility>
 
@@ -71,7 +72,7 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
   return c;
 }
 
-void copyInputs(CheckedForward& c, uint32_t copies, std::vector<std::vector<char>>& owned) {
+void copyInputs(CheckedForward& c, uint32_t copies, std::vector<InputCopy>& owned) {
   std::vector<std::pair<const void*, const void*>> copied;  // source, copy
   auto copy = [&](uint32_t bit, Napi::TypedArray array, const auto*& data) {
     if (!(copies & bit) || array.IsEmpty()) return;
@@ -81,8 +82,9 @@ void copyInputs(CheckedForward& c, uint32_t copies, std::vector<std::vector<char
         return;
       }
     }
-    const char* from = reinterpret_cast<const char*>(data);
-    owned.emplace_back(from, from + array.ByteLength());
+    const size_t bytes = array.ByteLength();
+    owned.emplace_back(bytes);
+    std::memcpy(owned.back().data(), data, bytes);
     copied.emplace_back(data, owned.back().data());
     data = reinterpret_cast<std::remove_reference_t<decltype(data)>>(owned.back().data());
   };

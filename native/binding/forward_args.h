@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../core/mha.h"
+#include "input_copies.h"
 
 namespace fastmha {
 namespace binding {
@@ -32,7 +33,7 @@ constexpr size_t kCopiesPosition = 15;
 
 // Copies the inputs `copies` names into `owned` and points args at the copies: one copy per distinct array, so
 // that self-attention's query == key == value still holds for the fused projection.
-void copyInputs(CheckedForward& c, uint32_t copies, std::vector<std::vector<char>>& owned);
+void copyInputs(CheckedForward& c, uint32_t copies, std::vector<InputCopy>& owned);
 
 }  // namespace binding
 }  // namespace fastmha

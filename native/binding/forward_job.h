@@ -10,6 +10,7 @@
 
 #include "../core/mha.h"
 #include "env_state.h"
+#include "input_copies.h"
 
 namespace fastmha {
 namespace binding {
@@ -19,7 +20,7 @@ struct ForwardJob {
   ForwardArgs args;
   int maxThreads = 1;
   std::string error;  // set by the compute step instead of throwing
-  std::vector<std::vector<char>> inputs;  // copies of inputs in detachable buffers (args point into them)
+  std::vector<InputCopy> inputs;  // copies of inputs in detachable buffers (args point into them)
   // JS thread only:
   std::shared_ptr<EnvState> env;
   Napi::Promise::Deferred deferred;
