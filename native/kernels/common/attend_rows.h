@@ -77,7 +77,8 @@ inline void attendRowsImpl(const float* q, int64_t ldq, const float* __restrict 
     for (int64_t s0 = 0; s0 < padded; s0 += W) {
       for (int64_t i = 0; i < W; ++i) {
         const float x = work[s0 + i];
-        const float p = x == kNegInf ? 0.0f : expNonPositive(x - maxScore);
+        const float e = expNonPositive(x - maxScore);
+        const float p = x == kNegInf ? 0.0f : e;
         work[s0 + i] = p;
         part[i] += p;
       }

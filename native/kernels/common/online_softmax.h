@@ -13,9 +13,11 @@ namespace fastmha {
 namespace {
 
 // e^x for x <= 0 (scores minus their running maximum), within ~2 ulp: x = n ln2 + r with |r| <= ln2/2 (ln2 split
-// in two parts, Cody and Waite), e^r by a degree-6 minimax polynomial, 2^n assembled in the exponent bits.
+// in two parts, Cody and Waite), e^r by a degree-6 minimax polynomial, 2^n assembled in the exponent bits. Finite
+// for every input, -inf included (it clamps to e^-87), so callers compute it unconditionally and select after:
+// a call under a condition stays a scalar branch wherever the ISA has no masked arithmetic (AVX2, NEON, SSE2).
 inline float expNonPositive(float x) {
-  x = x < -87.0f ? -87.0f : x;
+  x = x > -87.0f ? x : -87.0f;
   const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer in the low mantissa bits
   const float n = (x * 1.44269504088896341f + magic) - magic;
   const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
@@ -54,7 +56,8 @@ inline void onlineSoftmaxImpl(float* __restrict s, int64_t keys, float* __restri
     float* row = s + k * NR;
     for (int c = 0; c < NR; ++c) {
       const float x = row[c];
-      const float p = x == kNegInf ? 0.0f : expNonPositive(x - shift[c]);
+      const float e = expNonPositive(x - shift[c]);
+      const float p = x == kNegInf ? 0.0f : e;
       row[c] = p;
       sum[c] += p;
     }
