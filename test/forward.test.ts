@@ -20,6 +20,7 @@ interface Case {
   keyPadding?: boolean;
   keyLengths?: number[]; // key padding as real lengths per batch item: whole blocks of keys padded
   scores?: boolean;
+  threads?: number;
 }
 
 let seed = 1;
@@ -37,6 +38,7 @@ async function check(c: Case): Promise<void> {
     valueInputDim: self ? undefined : c.valueInputDim,
     outputDim: c.outputDim,
     useBias: c.useBias,
+    threads: c.threads,
   });
   randomizeWeights(mha, seed++);
   const { B, T, H } = c;
@@ -174,6 +176,21 @@ describe('forward against the float64 reference', () => {
       attentionMaskShape: 'B1TS', scores: true });
     await check({ B: 2, T: 35, S: 38, H: 2, dk: 4, keyInputDim: 8, valueInputDim: 8, causal: true, keyPadding: true,
       attentionMaskShape: 'BHTS', scores: true });
+  });
+});
+
+// The attention core schedules a batch with many (batch, head) pairs as one task per pair, packed by the thread that
+// computes it, and few pairs as tasks per tile of queries over pairs packed first and shared: at 4 pairs per thread.
+describe('both schedules of the attention core, every mask', () => {
+  const masks = { causal: true, keyPadding: true, attentionMaskShape: 'BHTS', scores: true } as const;
+  it.each([
+    { schedule: 'a task per pair', B: 5, H: 3, threads: 2 },
+    { schedule: 'a task per pair', B: 4, H: 1, threads: 1 },
+    { schedule: 'tasks per tile, shared packing', B: 1, H: 3, threads: 2 },
+    { schedule: 'tasks per tile, shared packing', B: 3, H: 1, threads: 1 },
+  ])('$schedule: B=$B H=$H on $threads thread(s)', async ({ B, H, threads }) => {
+    await check({ B, T: 41, S: 50, H, dk: 5, keyInputDim: 7, valueInputDim: 6, threads, ...masks });
+    await check({ B, T: 300, H, dk: 4, causal: true, keyLengths: [299, 1, 280, 300, 17].slice(0, B), threads });
   });
 });
 

@@ -1,6 +1,7 @@
 #include "attention.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -29,13 +30,11 @@ struct Plan {
   int64_t blockKeys;    // keys per block: a multiple of MR
   int64_t paddedKeys;   // S rounded up to MR
   int64_t paddedValue;  // valueDim rounded up to MR
-  float* packedKeys;    // per (batch, head) of the group: [paddedKeys / MR][keyDim][MR]
-  float* packedValues;  // per (batch, head) of the group: [paddedValue / MR][S][MR], i.e. Vᵀ in A panels
   std::vector<uint8_t> realKeysInBlock;  // per (batch, key block): any unpadded key in it?
-  int64_t firstHead = 0;                 // the group of (batch, head) pairs packed now starts here
 
-  const float* keysOf(int64_t bh) const { return packedKeys + (bh - firstHead) * paddedKeys * a.keyDim; }
-  const float* valuesOf(int64_t bh) const { return packedValues + (bh - firstHead) * paddedValue * a.keyLen; }
+  // Floats of one (batch, head)'s packed keys, [paddedKeys / MR][keyDim][MR], followed by its values transposed
+  // into A panels, [paddedValue / MR][S][MR].
+  int64_t packedFloats() const { return paddedKeys * a.keyDim + paddedValue * a.keyLen; }
   // Bottom-right causal alignment: the last query sees every key, so a decode step sees its whole past.
   int64_t lastKey(int64_t t) const {
     return a.causal ? std::min(a.keyLen - 1, t + (a.keyLen - a.queryLen)) : a.keyLen - 1;
@@ -47,6 +46,8 @@ struct Plan {
 
 struct Tile {
   int64_t b, h, t0, rows;  // queries [t0, t0 + rows), rows <= NR
+  const float* keys;       // the head's packed keys and values (Plan::packedFloats)
+  const float* values;
 };
 
 // May any query of the tile attend any key of [s0, s0 + n)? Wholly masked blocks are skipped, not computed.
@@ -91,9 +92,8 @@ void applyMasks(const Plan& p, const Tile& tile, int64_t s0, int64_t n, float* s
 }
 
 // Sᵀ[s0 : s0 + n, :] = K Qᵀ, one micro-kernel call per MR keys (k runs over the whole keyDim).
-void scoresT(const Plan& p, int64_t bh, const float* queriesT, int64_t s0, int64_t n, float* out) {
+void scoresT(const Plan& p, const float* keys, const float* queriesT, int64_t s0, int64_t n, float* out) {
   const GemmConfig& g = p.g;
-  const float* keys = p.keysOf(bh);
   for (int64_t i = 0; i < n; i += g.mr) {
     g.ukernel(p.a.keyDim, keys + (s0 + i) * p.a.keyDim, queriesT, out + i * g.nr, g.nr,
               std::min<int64_t>(g.mr, n - i), g.nr, nullptr, false);
@@ -101,11 +101,10 @@ void scoresT(const Plan& p, int64_t bh, const float* queriesT, int64_t s0, int64
 }
 
 // Oᵀ[dv, NR] (+)= Vᵀ[:, s0 : s0 + n] Pᵀ, Pᵀ being the n x NR block of probabilities; the first block overwrites.
-void accumulateValues(const Plan& p, int64_t bh, const float* probsT, int64_t s0, int64_t n, float* outT,
+void accumulateValues(const Plan& p, const float* values, const float* probsT, int64_t s0, int64_t n, float* outT,
                       bool accumulate) {
   const GemmConfig& g = p.g;
   const int64_t S = p.a.keyLen, dv = p.a.valueDim;
-  const float* values = p.valuesOf(bh);
   for (int64_t i = 0; i < dv; i += g.mr) {
     g.ukernel(n, values + i * S + s0 * g.mr, probsT, outT + i * g.nr, g.nr, std::min<int64_t>(g.mr, dv - i), g.nr,
               nullptr, accumulate);
@@ -115,7 +114,7 @@ void accumulateValues(const Plan& p, int64_t bh, const float* probsT, int64_t s0
 void attendTile(const Plan& p, const Tile& tile, Scratch& scratch) {
   const AttentionArgs& a = p.a;
   const GemmConfig& g = p.g;
-  const int64_t S = a.keyLen, dk = a.keyDim, dv = a.valueDim, nr = g.nr, bh = tile.b * a.heads + tile.h;
+  const int64_t S = a.keyLen, dk = a.keyDim, dv = a.valueDim, nr = g.nr;
   const int64_t blockRows = a.scores ? p.paddedKeys : p.blockKeys;  // with scores, Sᵀ holds every key at once
   float* queriesT = scratch.reserve(nr * (dk + blockRows + p.paddedValue + 3));
   float* block = queriesT + dk * nr;             // Sᵀ, then Pᵀ: [blockRows, NR]
@@ -142,7 +141,7 @@ void attendTile(const Plan& p, const Tile& tile, Scratch& scratch) {
     for (int64_t s0 = 0; s0 < S; s0 += p.blockKeys) {
       const int64_t n = std::min(p.blockKeys, S - s0);
       if (blockAllowed(p, tile, s0, n)) {
-        scoresT(p, bh, queriesT, s0, n, block + s0 * nr);
+        scoresT(p, tile.keys, queriesT, s0, n, block + s0 * nr);
         if (masked) applyMasks(p, tile, s0, n, block + s0 * nr, nr);
       } else {
         for (int64_t j = s0; j < s0 + n; ++j) std::fill(block + j * nr, block + j * nr + tile.rows, kNegInf);
@@ -155,7 +154,7 @@ void attendTile(const Plan& p, const Tile& tile, Scratch& scratch) {
       float* row = block + s * nr;
       for (int64_t c = 0; c < tile.rows; ++c) scores[c * S + s] = row[c] *= alpha[c];
     }
-    if (keysSeen > 0) accumulateValues(p, bh, block, 0, keysSeen, outT, false);
+    if (keysSeen > 0) accumulateValues(p, tile.values, block, 0, keysSeen, outT, false);
     else std::fill(outT, outT + p.paddedValue * nr, 0.0f);
     std::fill(rowSum, rowSum + nr, 1.0f);  // already normalized
   } else {
@@ -165,7 +164,7 @@ void attendTile(const Plan& p, const Tile& tile, Scratch& scratch) {
     for (int64_t s0 = 0; s0 < keysSeen; s0 += p.blockKeys) {
       const int64_t n = std::min(p.blockKeys, S - s0);
       if (!blockAllowed(p, tile, s0, n)) continue;
-      scoresT(p, bh, queriesT, s0, n, block);
+      scoresT(p, tile.keys, queriesT, s0, n, block);
       if (masked) applyMasks(p, tile, s0, n, block, nr);
       p.softmax(block, n, rowMax, rowSum, alpha);
       if (!first) {
@@ -173,7 +172,7 @@ void attendTile(const Plan& p, const Tile& tile, Scratch& scratch) {
           for (int64_t c = 0; c < nr; ++c) outT[d * nr + c] *= alpha[c];
         }
       }
-      accumulateValues(p, bh, block, s0, n, outT, !first);
+      accumulateValues(p, tile.values, block, s0, n, outT, !first);
       first = false;
     }
     if (first) std::fill(outT, outT + p.paddedValue * nr, 0.0f);  // every block masked: nothing attended
@@ -188,16 +187,45 @@ void attendTile(const Plan& p, const Tile& tile, Scratch& scratch) {
 }
 
 // Vᵀ [dv, S] into MR-row panels: panel i holds, for each key, values i*MR .. i*MR + MR - 1 of it (zero past dv).
+// Each value row is read once and its full panels' slices copied at a compile-time width: copied element by element
+// at a run-time width, packing took as long as a short sequence's whole P V product.
+template <int MR>
+void packValuesT(const float* values, int64_t ld, int64_t S, int64_t dv, float* dst) {
+  const int64_t full = dv / MR, rest = dv - full * MR;
+  for (int64_t s = 0; s < S; ++s) {
+    const float* v = values + s * ld;
+    float* d = dst + s * MR;
+    for (int64_t i = 0; i < full; ++i) std::memcpy(d + i * MR * S, v + i * MR, MR * sizeof(float));
+    if (rest > 0) {
+      float* last = d + full * MR * S;
+      for (int64_t i = 0; i < MR; ++i) last[i] = i < rest ? v[full * MR + i] : 0.0f;
+    }
+  }
+}
+
 void packValuesT(const float* values, int64_t ld, int64_t S, int64_t dv, int mr, float* dst) {
+  switch (mr) {  // the micro-kernels' MR (kernels/<isa>/config.h)
+    case 4: return packValuesT<4>(values, ld, S, dv, dst);
+    case 6: return packValuesT<6>(values, ld, S, dv, dst);
+    case 8: return packValuesT<8>(values, ld, S, dv, dst);
+    case 14: return packValuesT<14>(values, ld, S, dv, dst);
+    default: break;
+  }
   for (int64_t i0 = 0; i0 < dv; i0 += mr, dst += mr * S) {
     const int64_t n = std::min<int64_t>(mr, dv - i0);
     for (int64_t s = 0; s < S; ++s) {
-      const float* v = values + s * ld + i0;
-      float* d = dst + s * mr;
-      for (int64_t i = 0; i < n; ++i) d[i] = v[i];
-      for (int64_t i = n; i < mr; ++i) d[i] = 0.0f;
+      for (int64_t i = 0; i < mr; ++i) dst[s * mr + i] = i < n ? values[s * ld + i0 + i] : 0.0f;
     }
   }
+}
+
+// One (batch, head)'s keys and values into the panels the micro-kernel reads (Plan::packedFloats at dst).
+void packHead(const Plan& p, int64_t bh, float* dst) {
+  const AttentionArgs& a = p.a;
+  const int64_t b = bh / a.heads, h = bh % a.heads, S = a.keyLen;
+  p.g.packA(a.keys + b * S * a.keyStride + h * a.keyDim, a.keyStride, S, a.keyDim, dst);
+  packValuesT(a.values + b * S * a.valueStride + h * a.valueDim, a.valueStride, S, a.valueDim, p.g.mr,
+              dst + p.paddedKeys * a.keyDim);
 }
 
 // Short sequences, query by query: where a tile would hold NR queries of which few are real, or keys padded up to
@@ -244,7 +272,7 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
   maxThreads = static_cast<int>(std::clamp<int64_t>(flops / kFlopsPerThread, 1, std::max(1, maxThreads)));
   if (S <= kShortKeys || T <= kShortQueries) return attendShort(a, kernels.attendRows, pool, maxThreads);
   Plan p{a, g, kernels.onlineSoftmax, mr * ((256 + mr - 1) / mr), (S + mr - 1) / mr * mr,
-         (a.valueDim + mr - 1) / mr * mr, nullptr, nullptr, {}, 0};
+         (a.valueDim + mr - 1) / mr * mr, {}};
 
   if (a.keyPadding) {
     const int64_t blocks = (S + p.blockKeys - 1) / p.blockKeys;
@@ -254,35 +282,50 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
     }
   }
 
-  // Keys and Vᵀ packed once per (batch, head) for every query tile that reads them, a group of heads at a time:
-  // all of a long sequence's heads packed at once would double its keys' and values' memory.
-  constexpr int64_t kPackedFloats = int64_t{4} << 20;  // 16 MiB
-  const int64_t perHead = p.paddedKeys * a.keyDim + p.paddedValue * S;
+  const int64_t tiles = (T + g.nr - 1) / g.nr, perHead = p.packedFloats();
   const int64_t busy = std::min<int64_t>({maxThreads, pool.threads(), B * H});
-  const int64_t group = std::clamp<int64_t>(kPackedFloats / perHead, busy, B * H);
-  thread_local Scratch packed;  // the calling thread's: one forward at a time uses it
-  p.packedKeys = packed.reserve(static_cast<size_t>(group * perHead));
-  p.packedValues = p.packedKeys + group * p.paddedKeys * a.keyDim;
-  const int64_t tiles = (T + g.nr - 1) / g.nr;
-  for (p.firstHead = 0; p.firstHead < B * H; p.firstHead += group) {
-    const int64_t heads = std::min(group, B * H - p.firstHead);
-    pool.parallelFor(heads, 1, maxThreads, [&](int64_t begin, int64_t end) {
-      for (int64_t bh = p.firstHead + begin; bh < p.firstHead + end; ++bh) {
-        const int64_t b = bh / H, h = bh % H;
-        g.packA(a.keys + b * S * a.keyStride + h * a.keyDim, a.keyStride, S, a.keyDim,
-                const_cast<float*>(p.keysOf(bh)));
-        packValuesT(a.values + b * S * a.valueStride + h * a.valueDim, a.valueStride, S, a.valueDim, g.mr,
-                    const_cast<float*>(p.valuesOf(bh)));
+  // Tiles of one (batch, head), the latest first: under a causal mask they see the most keys, so the long tasks
+  // are handed out before the short ones that fill the gaps.
+  auto attendHead = [&](int64_t bh, const float* packed, int64_t firstTile, int64_t endTile, Scratch& scratch) {
+    for (int64_t tile = tiles - 1 - firstTile; tile > tiles - 1 - endTile; --tile) {
+      const int64_t t0 = tile * g.nr;
+      attendTile(p, Tile{bh / H, bh % H, t0, std::min<int64_t>(g.nr, T - t0), packed, packed + p.paddedKeys * a.keyDim},
+                 scratch);
+    }
+  };
+
+  // Enough (batch, head) pairs to keep every thread busy (a batch of sentences): a task is one pair, packed by the
+  // thread that computes it, into its own scratch. The packed head stays in that core's L2 for all its tiles; packed
+  // ahead by the pool, a batch's heads would be megabytes read back from L3.
+  if (B * H >= 4 * busy) {
+    pool.parallelFor(B * H, 1, maxThreads, [&](int64_t begin, int64_t end) {
+      thread_local Scratch packed, scratch;
+      float* head = packed.reserve(static_cast<size_t>(perHead));
+      for (int64_t bh = begin; bh < end; ++bh) {
+        packHead(p, bh, head);
+        attendHead(bh, head, 0, tiles, scratch);
       }
     });
-    // Tasks: (batch, head, tile of NR queries), the latest tiles first: under a causal mask they see the most
-    // keys, so the atomic counter hands out the long tasks before the short ones that fill the gaps.
+    return;
+  }
+
+  // Few pairs (one long sequence): tasks are (pair, tile), the pairs' keys and values packed first, shared by every
+  // thread, a group of pairs at a time: all of a long sequence's heads packed at once would double its keys' and
+  // values' memory.
+  constexpr int64_t kPackedFloats = int64_t{4} << 20;  // 16 MiB
+  const int64_t group = std::clamp<int64_t>(kPackedFloats / perHead, busy, B * H);
+  thread_local Scratch shared;  // the calling thread's: one forward at a time uses it
+  float* packed = shared.reserve(static_cast<size_t>(group * perHead));
+  for (int64_t first = 0; first < B * H; first += group) {
+    const int64_t heads = std::min(group, B * H - first);
+    pool.parallelFor(heads, 1, maxThreads, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) packHead(p, first + i, packed + i * perHead);
+    });
     pool.parallelFor(heads * tiles, 1, maxThreads, [&](int64_t begin, int64_t end) {
       thread_local Scratch scratch;
       for (int64_t task = begin; task < end; ++task) {
-        const int64_t tile = tiles - 1 - task % tiles, bh = p.firstHead + task / tiles;
-        const int64_t t0 = tile * g.nr;
-        attendTile(p, Tile{bh / H, bh % H, t0, std::min<int64_t>(g.nr, T - t0)}, scratch);
+        const int64_t i = task / tiles, tile = task % tiles;
+        attendHead(first + i, packed + i * perHead, tile, tile + 1, scratch);
       }
     });
   }
