@@ -180,17 +180,18 @@ describe('forward against the float64 reference', () => {
 });
 
 // The attention core schedules a batch with many (batch, head) pairs as one task per pair, packed by the thread that
-// computes it, and few pairs as tasks per tile of queries over pairs packed first and shared: at 4 pairs per thread.
+// computes it, and few pairs as tasks per tile of queries over pairs packed first and shared: at 16 pairs per thread.
 describe('both schedules of the attention core, every mask', () => {
   const masks = { causal: true, keyPadding: true, attentionMaskShape: 'BHTS', scores: true } as const;
   it.each([
-    { schedule: 'a task per pair', B: 5, H: 3, threads: 2 },
-    { schedule: 'a task per pair', B: 4, H: 1, threads: 1 },
+    { schedule: 'a task per pair', B: 11, H: 3, threads: 2 },
+    { schedule: 'a task per pair', B: 4, H: 4, threads: 1 },
     { schedule: 'tasks per tile, shared packing', B: 1, H: 3, threads: 2 },
-    { schedule: 'tasks per tile, shared packing', B: 3, H: 1, threads: 1 },
+    { schedule: 'tasks per tile, shared packing', B: 3, H: 5, threads: 1 },
   ])('$schedule: B=$B H=$H on $threads thread(s)', async ({ B, H, threads }) => {
     await check({ B, T: 41, S: 50, H, dk: 5, keyInputDim: 7, valueInputDim: 6, threads, ...masks });
-    await check({ B, T: 300, H, dk: 4, causal: true, keyLengths: [299, 1, 280, 300, 17].slice(0, B), threads });
+    const keyLengths = Array.from({ length: B }, (_, b) => [299, 1, 280, 300, 17][b % 5]);
+    await check({ B, T: 300, H, dk: 4, causal: true, keyLengths, threads });
   });
 });
 

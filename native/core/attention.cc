@@ -21,6 +21,8 @@ constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 // Below these lengths attention goes query by query (attendShort): a tile of NR queries over MR-key panels
 // would be mostly padding.
 constexpr int64_t kShortKeys = 16, kShortQueries = 4;
+// From this many (batch, head) pairs per thread, tasks are whole pairs (see attention()).
+constexpr int64_t kPairsPerThread = 16;
 
 // What every tile of one forward shares.
 struct Plan {
@@ -294,10 +296,11 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
     }
   };
 
-  // Enough (batch, head) pairs to keep every thread busy (a batch of sentences): a task is one pair, packed by the
-  // thread that computes it, into its own scratch. The packed head stays in that core's L2 for all its tiles; packed
-  // ahead by the pool, a batch's heads would be megabytes read back from L3.
-  if (B * H >= 4 * busy) {
+  // Many (batch, head) pairs per thread (a batch of sentences): a task is one pair, packed by the thread that
+  // computes it, into its own scratch. The packed head stays in that core's L2 for all its tiles; packed ahead by the
+  // pool, a batch's heads would be megabytes read back from L3. With fewer pairs, the last pair to finish could hold
+  // up the others for a large part of the call (a thread that lost its core for a while, a causal mask).
+  if (B * H >= kPairsPerThread * busy) {
     pool.parallelFor(B * H, 1, maxThreads, [&](int64_t begin, int64_t end) {
       thread_local Scratch packed, scratch;
       float* head = packed.reserve(static_cast<size_t>(perHead));
