@@ -50,13 +50,18 @@ function elements(shape: readonly number[]): number {
   return n;
 }
 
+// The TypeError both shape checks give for anything but an array of numbers, naming `name` + `suffix` (joined only
+// for the error: checkTensor runs on every call).
+function requireNumbers(name: string, shape: unknown, suffix = ''): asserts shape is readonly number[] {
+  let ok = Array.isArray(shape);
+  for (let i = 0; ok && i < (shape as unknown[]).length; i++) ok = typeof (shape as unknown[])[i] === 'number';
+  if (!ok) throw typeError(name + suffix, 'an array of integers', shape);
+}
+
 function checkShape(name: string, shape: unknown): asserts shape is readonly number[] {
-  if (!Array.isArray(shape)) throw typeError(name, 'an array of integers', shape);
+  requireNumbers(name, shape);
   for (let i = 0; i < shape.length; i++) {
-    if (typeof shape[i] !== 'number') throw typeError(name, 'an array of integers', shape);
-  }
-  for (let i = 0; i < shape.length; i++) {
-    const d = shape[i] as number;
+    const d = shape[i];
     if (!Number.isInteger(d) || d < 0) throw rangeError(name, 'non-negative integer dimensions', shapeString(shape));
   }
 }
@@ -76,13 +81,10 @@ export function checkTensor(
   }
   const { data, shape } = value as { data: unknown; shape: unknown };
   if (!(data instanceof Float32Array)) throw typeError(`${name}.data`, 'a Float32Array', data);
-  if (!Array.isArray(shape)) throw typeError(`${name}.shape`, 'an array of integers', shape);
-  for (let i = 0; i < shape.length; i++) {
-    if (typeof shape[i] !== 'number') throw typeError(`${name}.shape`, 'an array of integers', shape);
-  }
+  requireNumbers(name, shape, '.shape');
   let matches = shape.length === expected.length;
   for (let i = 0; matches && i < shape.length; i++) {
-    const d = shape[i] as number;
+    const d = shape[i];
     matches = Number.isInteger(d) && d >= 1 && (expected[i] === null || expected[i] === d);
   }
   if (!matches) throw rangeError(`${name}.shape`, expectedText(), shapeString(shape));
