@@ -36,7 +36,8 @@ struct Plan {
 
   // Floats of one (batch, head)'s packed keys, [paddedKeys / MR][keyDim][MR], followed by its values transposed
   // into A panels, [paddedValue / MR][S][MR].
-  int64_t packedFloats() const { return paddedKeys * a.keyDim + paddedValue * a.keyLen; }
+  int64_t packedFloats() const { return valuesOffset() + paddedValue * a.keyLen; }
+  int64_t valuesOffset() const { return paddedKeys * a.keyDim; }
   // Bottom-right causal alignment: the last query sees every key, so a decode step sees its whole past.
   int64_t lastKey(int64_t t) const {
     return a.causal ? std::min(a.keyLen - 1, t + (a.keyLen - a.queryLen)) : a.keyLen - 1;
@@ -113,12 +114,18 @@ void accumulateValues(const Plan& p, const float* values, const float* probsT, i
   }
 }
 
-void attendTile(const Plan& p, const Tile& tile, Scratch& scratch) {
+// Each thread's buffers for the tile it computes (queries, scores, output, softmax state), whichever schedule runs.
+Scratch& tileScratch() {
+  thread_local Scratch scratch;
+  return scratch;
+}
+
+void attendTile(const Plan& p, const Tile& tile) {
   const AttentionArgs& a = p.a;
   const GemmConfig& g = p.g;
   const int64_t S = a.keyLen, dk = a.keyDim, dv = a.valueDim, nr = g.nr;
   const int64_t blockRows = a.scores ? p.paddedKeys : p.blockKeys;  // with scores, Sᵀ holds every key at once
-  float* queriesT = scratch.reserve(nr * (dk + blockRows + p.paddedValue + 3));
+  float* queriesT = tileScratch().reserve(nr * (dk + blockRows + p.paddedValue + 3));
   float* block = queriesT + dk * nr;             // Sᵀ, then Pᵀ: [blockRows, NR]
   float* outT = block + blockRows * nr;          // Oᵀ: [paddedValue, NR]
   float* rowMax = outT + p.paddedValue * nr;     // per query: running maximum,
@@ -135,7 +142,7 @@ void attendTile(const Plan& p, const Tile& tile, Scratch& scratch) {
       queriesT[d * nr + c] = c < tile.rows ? a.scale * queries[c * a.queryStride + d] : 0.0f;
     }
   }
-  const bool masked = a.causal || a.keyPadding || a.mask.data;
+  const bool masked = a.masked();
   const int64_t keysSeen = std::min(S, p.lastKey(tile.t0 + tile.rows - 1) + 1);
 
   if (a.scores) {
@@ -227,14 +234,14 @@ void packHead(const Plan& p, int64_t bh, float* dst) {
   const int64_t b = bh / a.heads, h = bh % a.heads, S = a.keyLen;
   p.g.packA(a.keys + b * S * a.keyStride + h * a.keyDim, a.keyStride, S, a.keyDim, dst);
   packValuesT(a.values + b * S * a.valueStride + h * a.valueDim, a.valueStride, S, a.valueDim, p.g.mr,
-              dst + p.paddedKeys * a.keyDim);
+              dst + p.valuesOffset());
 }
 
 // Short sequences, query by query: where a tile would hold NR queries of which few are real, or keys padded up to
 // MR, most of its work would be padding. Masks are combined once per (batch, head) into T x S bytes.
 void attendShort(const AttentionArgs& a, AttendRows attendRows, ThreadPool& pool, int maxThreads) {
   const int64_t H = a.heads, T = a.queryLen, S = a.keyLen, shift = S - T;
-  const bool masked = a.causal || a.keyPadding || a.mask.data;
+  const bool masked = a.masked();
   pool.parallelFor(a.batch * H, 1, maxThreads, [&](int64_t begin, int64_t end) {
     thread_local Scratch scratch;
     const int64_t workFloats = (S + 15) / 16 * 16;  // AttendRows's work
@@ -288,11 +295,10 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
   const int64_t busy = std::min<int64_t>({maxThreads, pool.threads(), B * H});
   // Tiles of one (batch, head), the latest first: under a causal mask they see the most keys, so the long tasks
   // are handed out before the short ones that fill the gaps.
-  auto attendHead = [&](int64_t bh, const float* packed, int64_t firstTile, int64_t endTile, Scratch& scratch) {
+  auto attendHead = [&](int64_t bh, const float* packed, int64_t firstTile, int64_t endTile) {
     for (int64_t tile = tiles - 1 - firstTile; tile > tiles - 1 - endTile; --tile) {
       const int64_t t0 = tile * g.nr;
-      attendTile(p, Tile{bh / H, bh % H, t0, std::min<int64_t>(g.nr, T - t0), packed, packed + p.paddedKeys * a.keyDim},
-                 scratch);
+      attendTile(p, Tile{bh / H, bh % H, t0, std::min<int64_t>(g.nr, T - t0), packed, packed + p.valuesOffset()});
     }
   };
 
@@ -302,11 +308,11 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
   // up the others for a large part of the call (a thread that lost its core for a while, a causal mask).
   if (B * H >= kPairsPerThread * busy) {
     pool.parallelFor(B * H, 1, maxThreads, [&](int64_t begin, int64_t end) {
-      thread_local Scratch packed, scratch;
+      thread_local Scratch packed;
       float* head = packed.reserve(static_cast<size_t>(perHead));
       for (int64_t bh = begin; bh < end; ++bh) {
         packHead(p, bh, head);
-        attendHead(bh, head, 0, tiles, scratch);
+        attendHead(bh, head, 0, tiles);
       }
     });
     return;
@@ -325,10 +331,9 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
       for (int64_t i = begin; i < end; ++i) packHead(p, first + i, packed + i * perHead);
     });
     pool.parallelFor(heads * tiles, 1, maxThreads, [&](int64_t begin, int64_t end) {
-      thread_local Scratch scratch;
       for (int64_t task = begin; task < end; ++task) {
         const int64_t i = task / tiles, tile = task % tiles;
-        attendHead(first + i, packed + i * perHead, tile, tile + 1, scratch);
+        attendHead(first + i, packed + i * perHead, tile, tile + 1);
       }
     });
   }

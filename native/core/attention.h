@@ -32,6 +32,9 @@ struct AttentionArgs {
   const uint8_t* keyPadding = nullptr;  // [B, S], nonzero = real token
   bool causal = false;                  // query t sees key s <= t + (S - T)
   float scale = 1.0f;
+
+  // Is any key hidden from any query by something other than its length?
+  bool masked() const { return causal || keyPadding || mask.data; }
 };
 
 // A query row that may attend no key gets a zero context row and a zero scores row.

@@ -1,5 +1,6 @@
 // Tests of native/core on its own (no Node): the GEMM against a double-precision loop, packing, the softmax's
-// exponential against double precision, the thread pool's coverage of every index. Prints one line per failure and "core tests: N passed, M failed".
+// exponential against double precision, the thread pool's coverage of every index. Prints one line per failure
+// and "core tests: N passed, M failed".
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
