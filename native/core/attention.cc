@@ -27,8 +27,8 @@ constexpr int64_t kPairsPerThread = 16;
 // What every tile of one forward shares.
 struct Plan {
   const AttentionArgs& a;
+  const Kernels& k;
   const GemmConfig& g;
-  OnlineSoftmax softmax;
   int64_t blockKeys;    // keys per block: a multiple of MR
   int64_t paddedKeys;   // S rounded up to MR
   int64_t paddedValue;  // valueDim rounded up to MR
@@ -136,12 +136,8 @@ void attendTile(const Plan& p, const Tile& tile) {
 
   // Qᵀ as one B panel [keyDim, NR], zero columns past the tile; scaled here, once per query, so that the scores
   // arrive scaled instead of taking a multiply each.
-  const float* queries = a.queries + (tile.b * a.queryLen + tile.t0) * a.queryStride + tile.h * dk;
-  for (int64_t d = 0; d < dk; ++d) {
-    for (int64_t c = 0; c < nr; ++c) {
-      queriesT[d * nr + c] = c < tile.rows ? a.scale * queries[c * a.queryStride + d] : 0.0f;
-    }
-  }
+  p.k.transposeQueries(a.queries + (tile.b * a.queryLen + tile.t0) * a.queryStride + tile.h * dk, a.queryStride,
+                       tile.rows, dk, a.scale, queriesT);
   const bool masked = a.masked();
   const int64_t keysSeen = std::min(S, p.lastKey(tile.t0 + tile.rows - 1) + 1);
 
@@ -156,7 +152,7 @@ void attendTile(const Plan& p, const Tile& tile) {
         for (int64_t j = s0; j < s0 + n; ++j) std::fill(block + j * nr, block + j * nr + tile.rows, kNegInf);
       }
     }
-    p.softmax(block, S, rowMax, rowSum, alpha);
+    p.k.onlineSoftmax(block, S, rowMax, rowSum, alpha);
     float* scores = a.scores + ((tile.b * a.heads + tile.h) * a.queryLen + tile.t0) * S;
     for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] > 0 ? 1.0f / rowSum[c] : 0.0f;
     for (int64_t s = 0; s < S; ++s) {
@@ -175,7 +171,7 @@ void attendTile(const Plan& p, const Tile& tile) {
       if (!blockAllowed(p, tile, s0, n)) continue;
       scoresT(p, tile.keys, queriesT, s0, n, block);
       if (masked) applyMasks(p, tile, s0, n, block, nr);
-      p.softmax(block, n, rowMax, rowSum, alpha);
+      p.k.onlineSoftmax(block, n, rowMax, rowSum, alpha);
       if (!first) {
         for (int64_t d = 0; d < dv; ++d) {
           for (int64_t c = 0; c < nr; ++c) outT[d * nr + c] *= alpha[c];
@@ -280,7 +276,7 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
   const int64_t flops = 2 * B * H * T * S * (a.keyDim + a.valueDim);
   maxThreads = static_cast<int>(std::clamp<int64_t>(flops / kFlopsPerThread, 1, std::max(1, maxThreads)));
   if (S <= kShortKeys || T <= kShortQueries) return attendShort(a, kernels.attendRows, pool, maxThreads);
-  Plan p{a, g, kernels.onlineSoftmax, mr * ((256 + mr - 1) / mr), (S + mr - 1) / mr * mr,
+  Plan p{a, kernels, g, mr * ((256 + mr - 1) / mr), (S + mr - 1) / mr * mr,
          (a.valueDim + mr - 1) / mr * mr, {}};
 
   if (a.keyPadding) {

@@ -59,17 +59,21 @@ bool has(const char* feature) {
   return std::find(f.begin(), f.end(), feature) != f.end();
 }
 
+// One ISA's table: every kernel its folder (kernels/<isa>/config.h) declares.
+#define FASTMHA_KERNEL_TABLE(isa) \
+  Kernels { #isa, isa::kGemm, isa::onlineSoftmax, isa::attendRows, isa::transposeQueries }
+
 // Best first.
 const std::vector<Kernels>& supported() {
   static const auto* tables = [] {
     auto* t = new std::vector<Kernels>;
 #if defined(__x86_64__) || defined(_M_X64)
-    if (has("avx512f")) t->push_back(Kernels{"avx512", avx512::kGemm, avx512::onlineSoftmax, avx512::attendRows});
-    if (has("avx2") && has("fma")) t->push_back(Kernels{"avx2", avx2::kGemm, avx2::onlineSoftmax, avx2::attendRows});
+    if (has("avx512f")) t->push_back(FASTMHA_KERNEL_TABLE(avx512));
+    if (has("avx2") && has("fma")) t->push_back(FASTMHA_KERNEL_TABLE(avx2));
 #elif defined(__aarch64__)
-    t->push_back(Kernels{"neon", neon::kGemm, neon::onlineSoftmax, neon::attendRows});
+    t->push_back(FASTMHA_KERNEL_TABLE(neon));
 #endif
-    t->push_back(Kernels{"scalar", scalar::kGemm, scalar::onlineSoftmax, scalar::attendRows});
+    t->push_back(FASTMHA_KERNEL_TABLE(scalar));
     return t;
   }();
   return *tables;

@@ -13,6 +13,7 @@ struct Kernels {
   GemmConfig gemm;
   OnlineSoftmax onlineSoftmax;
   AttendRows attendRows;
+  TransposeQueries transposeQueries;
 };
 
 struct CpuInfo {

@@ -27,6 +27,11 @@ struct GemmConfig {
   PackA packA;
 };
 
+// Qᵀ for one tile of NR queries (NR of this ISA's kernel), the B panel of the micro-kernel in core/attention.cc:
+// dst[d * NR + c] = scale * q[c * ldq + d] for d < dk and c < rows (<= NR); zero for c >= rows, so that the padding
+// queries' scores are finite.
+using TransposeQueries = void (*)(const float* q, int64_t ldq, int64_t rows, int64_t dk, float scale, float* dst);
+
 // One block of the online softmax over transposed, already scaled scores sᵀ[keys][NR] (see
 // kernels/common/online_softmax.h).
 using OnlineSoftmax = void (*)(float* s, int64_t keys, float* m, float* l, float* alpha);

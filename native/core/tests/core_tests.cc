@@ -12,6 +12,9 @@
 #include <set>
 #include <vector>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "../cpu.h"
 #include "../gemm.h"
 #include "../thread_pool.h"
@@ -80,6 +83,32 @@ static void testPackA(std::mt19937& rng, const Kernels& isa, int64_t m, int64_t 
   }
   for (size_t i = panels * mr * kc; i < dst.size(); ++i) ok = ok && std::isnan(dst[i]);
   check(ok, "packA places every element", m, kc, lda);
+}
+
+// Qᵀ of an attention tile: every element scaled and placed, zero columns past the tile's queries, nothing written
+// past NR x dk, and nothing read past the last query's row: that row ends where a page no access is allowed begins.
+static void testTransposeQueries(std::mt19937& rng, const Kernels& isa, int64_t rows, int64_t dk, int64_t ldq) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  const int64_t nr = isa.gemm.nr, page = sysconf(_SC_PAGESIZE);
+  const int64_t floats = (rows - 1) * ldq + dk, bytes = (floats * 4 + page - 1) / page * page;
+  char* region =
+      static_cast<char*>(mmap(nullptr, bytes + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  mprotect(region + bytes, page, PROT_NONE);
+  float* q = reinterpret_cast<float*>(region + bytes) - floats;
+  for (int64_t i = 0; i < floats; ++i) q[i] = u(rng);
+  std::vector<float> dst(nr * dk + 16, std::nanf(""));
+  const float scale = 0.125f + u(rng) * 0.01f;
+  isa.transposeQueries(q, ldq, rows, dk, scale, dst.data());
+  bool ok = true;
+  for (int64_t d = 0; d < dk; ++d) {
+    for (int64_t c = 0; c < nr; ++c) {
+      const float want = c < rows ? scale * q[c * ldq + d] : 0.0f;
+      ok = ok && std::memcmp(&dst[d * nr + c], &want, sizeof want) == 0;
+    }
+  }
+  for (size_t i = nr * dk; i < dst.size(); ++i) ok = ok && std::isnan(dst[i]);
+  munmap(region, bytes + page);
+  check(ok, "transposeQueries places every query, zero columns after", rows, dk, ldq);
 }
 
 // Distance in units in the last place between two positive floats.
@@ -171,6 +200,11 @@ int main(int argc, char** argv) {
     }
     testPackA(rng, *isa, 33, 17, 19);
     testSoftmaxExp(rng, *isa);
+    const int64_t nr = isa->gemm.nr;
+    for (int64_t rows : {int64_t{1}, int64_t{3}, nr / 2 - 1, nr / 2, nr / 2 + 1, nr - 1, nr}) {
+      for (int64_t dk : {1, 7, 16, 17, 33, 64}) testTransposeQueries(rng, *isa, rows, dk, dk + rows % 5);
+    }
+    testTransposeQueries(rng, *isa, nr, 64, 3 * 768);
   }
   for (int64_t n : {1, 2, 17, 1000}) {
     for (int64_t grain : {1, 3, 64}) {

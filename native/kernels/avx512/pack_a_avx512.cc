@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "config.h"
+#include "transpose16.h"
 
 namespace fastmha {
 namespace avx512 {
@@ -16,35 +17,13 @@ static_assert(MR <= 16, "a panel's rows must fit the 16 x 16 transpose");
 
 // dst[k * MR + i] = src[i * lda + k] for k < cols (<= 16), and i < MR: zero for i >= rows.
 inline void transposeBlock(const float* src, int64_t lda, float* dst, int rows, int cols) {
-  const __mmask16 colMask = static_cast<__mmask16>((1u << cols) - 1);  // masked loads never touch past the row
+  const __mmask16 colMask = firstLanes(cols);
   __m512 r[16];
   for (int i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(colMask, src + i * lda) : _mm512_setzero_ps();
-  // Pairs of rows interleaved, then pairs of pairs: u[4j + s] holds, in 128-bit lane q, column 4q + s of rows
-  // 4j .. 4j + 3.
-  __m512 t[16], u[16];
-  for (int j = 0; j < 8; ++j) {
-    t[2 * j] = _mm512_unpacklo_ps(r[2 * j], r[2 * j + 1]);
-    t[2 * j + 1] = _mm512_unpackhi_ps(r[2 * j], r[2 * j + 1]);
-  }
-  for (int j = 0; j < 4; ++j) {
-    u[4 * j + 0] = _mm512_shuffle_ps(t[4 * j], t[4 * j + 2], 0x44);
-    u[4 * j + 1] = _mm512_shuffle_ps(t[4 * j], t[4 * j + 2], 0xee);
-    u[4 * j + 2] = _mm512_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0x44);
-    u[4 * j + 3] = _mm512_shuffle_ps(t[4 * j + 1], t[4 * j + 3], 0xee);
-  }
-  // Then 128-bit lanes gathered across the four row groups: column c ends whole in one register.
-  constexpr __mmask16 panel = static_cast<__mmask16>((1u << MR) - 1);
-  auto store = [&](int c, __m512 column) {
-    if (c < cols) _mm512_mask_storeu_ps(dst + c * MR, panel, column);
-  };
-  for (int s = 0; s < 4; ++s) {
-    const __m512 v0 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0x88), v1 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0xdd);
-    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0x88);
-    const __m512 v3 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0xdd);
-    store(s + 0, _mm512_shuffle_f32x4(v0, v2, 0x88));
-    store(s + 8, _mm512_shuffle_f32x4(v0, v2, 0xdd));
-    store(s + 4, _mm512_shuffle_f32x4(v1, v3, 0x88));
-    store(s + 12, _mm512_shuffle_f32x4(v1, v3, 0xdd));
+  transpose16(r);
+#pragma GCC unroll 16
+  for (int c = 0; c < 16; ++c) {
+    if (c < cols) _mm512_mask_storeu_ps(dst + c * MR, firstLanes(MR), r[c]);
   }
 }
 

@@ -17,6 +17,8 @@ void attendRows(const float* q, int64_t ldq, const float* k, int64_t ldk, const 
                 int64_t S, int64_t dk, int64_t dv, float scale, const uint8_t* allowed, float* out, int64_t ldo,
                 float* probs, float* work);
 
+void transposeQueries(const float* q, int64_t ldq, int64_t rows, int64_t dk, float scale, float* dst);
+
 constexpr GemmConfig kGemm{4, 16, 64, 256, 512, sgemm_ukernel_4x16, packA};
 
 }  // namespace scalar
