@@ -64,13 +64,35 @@ static void testGemm(std::mt19937& rng, ThreadPool& pool, const Kernels& isa, in
   check(same, "unpack(pack(B)) == B", M, N, K);
 }
 
-// Packing A: every element lands at [panel][k][row], rows past m are zero, nothing past the panels is written.
+// `rows` rows of `cols` random floats at leading dimension ld, the last one ending where a page that allows no access
+// begins: a kernel that reads past the last row's end (a full-width load where a masked one was due) stops there.
+class GuardedRows {
+ public:
+  GuardedRows(std::mt19937& rng, int64_t rows, int64_t cols, int64_t ld)
+      : page_(sysconf(_SC_PAGESIZE)), floats_((rows - 1) * ld + cols) {
+    bytes_ = (floats_ * int64_t{sizeof(float)} + page_ - 1) / page_ * page_;
+    region_ = static_cast<char*>(
+        mmap(nullptr, bytes_ + page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    mprotect(region_ + bytes_, page_, PROT_NONE);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (int64_t i = 0; i < floats_; ++i) data()[i] = u(rng);
+  }
+  ~GuardedRows() { munmap(region_, bytes_ + page_); }
+  float* data() { return reinterpret_cast<float*>(region_ + bytes_) - floats_; }
+
+ private:
+  int64_t page_, floats_, bytes_;
+  char* region_;
+};
+
+// Packing A: every element lands at [panel][k][row], rows past m are zero, nothing past the panels is written,
+// nothing read past the last row.
 static void testPackA(std::mt19937& rng, const Kernels& isa, int64_t m, int64_t kc, int64_t lda) {
-  std::uniform_real_distribution<float> u(-1, 1);
   const int64_t mr = isa.gemm.mr, panels = (m + mr - 1) / mr;
-  std::vector<float> A(m * lda), dst(panels * mr * kc + 16, std::nanf(""));
-  for (auto& x : A) x = u(rng);
-  isa.gemm.packA(A.data(), lda, m, kc, dst.data());
+  GuardedRows guarded(rng, m, kc, lda);
+  const float* A = guarded.data();
+  std::vector<float> dst(panels * mr * kc + 16, std::nanf(""));
+  isa.gemm.packA(A, lda, m, kc, dst.data());
   bool ok = true;
   for (int64_t p = 0; p < panels; ++p) {
     for (int64_t k = 0; k < kc; ++k) {
@@ -86,16 +108,12 @@ static void testPackA(std::mt19937& rng, const Kernels& isa, int64_t m, int64_t 
 }
 
 // Qᵀ of an attention tile: every element scaled and placed, zero columns past the tile's queries, nothing written
-// past NR x dk, and nothing read past the last query's row: that row ends where a page no access is allowed begins.
+// past NR x dk, nothing read past the last query's row.
 static void testTransposeQueries(std::mt19937& rng, const Kernels& isa, int64_t rows, int64_t dk, int64_t ldq) {
   std::uniform_real_distribution<float> u(-1, 1);
-  const int64_t nr = isa.gemm.nr, page = sysconf(_SC_PAGESIZE);
-  const int64_t floats = (rows - 1) * ldq + dk, bytes = (floats * 4 + page - 1) / page * page;
-  char* region =
-      static_cast<char*>(mmap(nullptr, bytes + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  mprotect(region + bytes, page, PROT_NONE);
-  float* q = reinterpret_cast<float*>(region + bytes) - floats;
-  for (int64_t i = 0; i < floats; ++i) q[i] = u(rng);
+  const int64_t nr = isa.gemm.nr;
+  GuardedRows guarded(rng, rows, dk, ldq);
+  const float* q = guarded.data();
   std::vector<float> dst(nr * dk + 16, std::nanf(""));
   const float scale = 0.125f + u(rng) * 0.01f;
   isa.transposeQueries(q, ldq, rows, dk, scale, dst.data());
@@ -107,7 +125,6 @@ static void testTransposeQueries(std::mt19937& rng, const Kernels& isa, int64_t 
     }
   }
   for (size_t i = nr * dk; i < dst.size(); ++i) ok = ok && std::isnan(dst[i]);
-  munmap(region, bytes + page);
   check(ok, "transposeQueries places every query, zero columns after", rows, dk, ldq);
 }
 
