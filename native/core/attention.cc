@@ -138,6 +138,16 @@ void attendTile(const Plan& p, const Tile& tile) {
   // arrive scaled instead of taking a multiply each.
   p.k.transposeQueries(a.queries + (tile.b * a.queryLen + tile.t0) * a.queryStride + tile.h * dk, a.queryStride,
                        tile.rows, dk, a.scale, queriesT);
+  // The context rows this tile writes at the end, and the queries of the tile before it (computed next: tiles run
+  // from the last), fetched now, while the tile computes.
+  for (int64_t c = 0; c < tile.rows; ++c) {
+    const float* ctx = a.context + (tile.b * a.queryLen + tile.t0 + c) * a.contextStride + tile.h * dv;
+    for (int64_t d = 0; d < dv; d += 16) __builtin_prefetch(ctx + d, 1, 3);
+  }
+  for (int64_t t = std::max<int64_t>(0, tile.t0 - nr); t < tile.t0; ++t) {
+    const float* q = a.queries + (tile.b * a.queryLen + t) * a.queryStride + tile.h * dk;
+    for (int64_t d = 0; d < dk; d += 16) __builtin_prefetch(q + d, 0, 3);
+  }
   const bool masked = a.masked();
   const int64_t keysSeen = std::min(S, p.lastKey(tile.t0 + tile.rows - 1) + 1);
 
