@@ -8,7 +8,7 @@ namespace avx512 {
 namespace {
 
 // The first ROWS rows of a 14-row panel: a short A block (a small batch, the last rows of any) computes only its rows.
-template <int ROWS>
+template <int ROWS, bool kPrefetchA>
 inline void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m, __mmask16 lo,
                  __mmask16 hi, const float* bias, bool accumulate) {
   // C is read only after the k loop: prefetched now, its lines arrive while the FMAs run instead of stalling them.
@@ -31,6 +31,9 @@ inline void tile(int64_t kc, const float* a, const float* b, float* c, int64_t l
     // B streams from L2: fetch it 8 steps (1 KiB) ahead into L1.
     _mm_prefetch(reinterpret_cast<const char*>(b + 256), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(b + 272), _MM_HINT_T0);
+    // A panel longer than L1 holds (KC 768: 43 KiB) streams from L2 too; a shorter one is in L1 after the first
+    // tile, and the prefetch would only cost an instruction per step.
+    if (kPrefetchA) _mm_prefetch(reinterpret_cast<const char*>(a + 14 * 16), _MM_HINT_T0);
     const __m512 v0 = _mm512_loadu_ps(b), v1 = _mm512_loadu_ps(b + 16);
 #pragma GCC unroll 14
     for (int i = 0; i < ROWS; ++i) {
@@ -53,6 +56,16 @@ inline void tile(int64_t kc, const float* a, const float* b, float* c, int64_t l
       _mm512_mask_storeu_ps(row + 16, hi, acc[i][1]);
     }
   }
+}
+
+// Panels of more steps than this (14 floats a step) do not fit in a 32 KiB L1 beside the B micro-panel's lines.
+constexpr int64_t kStepsInL1 = 512;
+
+template <int ROWS>
+inline void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m, __mmask16 lo,
+                 __mmask16 hi, const float* bias, bool accumulate) {
+  if (kc > kStepsInL1) return tile<ROWS, true>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
+  tile<ROWS, false>(kc, a, b, c, ldc, m, lo, hi, bias, accumulate);
 }
 
 // One row (a decode step): its two accumulators would each wait out the FMA latency at every k; four partial sums
