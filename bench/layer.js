@@ -2,6 +2,11 @@
 // `npm run bench [-- --json] [-- --threads 1,2] [-- --shapes bert,long]`: the whole layer (projections included)
 // side by side with onnxruntime-node running the same layer as an ONNX graph (bench/onnx_model.js) with the same
 // weights. Runs alternate in blocks in one process; medians; both sides async (forward() / session.run()).
+// One thread: on Linux each side's runs happen on the same CPU, one CPU at a time (a child process under taskset
+// per CPU, samples merged). Unpinned, the two sides' work ran on whichever CPUs the scheduler chose, and on a shared
+// machine one CPU can be much slower than the other for minutes: the ratio measured the CPUs, not the code.
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
 const ort = require('onnxruntime-node');
 const { MultiHeadAttention, Tensor, setThreads, cpuInfo } = require('..');
 const { attentionModel } = require('./onnx_model');
@@ -24,6 +29,7 @@ const json = args.includes('--json');
 const threadCounts = option('--threads', '1,2').split(',').map(Number);
 const shapeNames = option('--shapes', Object.keys(SHAPES).join(',')).split(',');
 const seconds = Number(option('--seconds', '3'));
+const child = args.includes('--child'); // one pinned measurement for the parent: its raw samples as JSON
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const random = (n) => new Float32Array(n).map(() => Math.random() * 2 - 1);
@@ -83,22 +89,61 @@ async function measure(name, threads) {
   }
   await session.release();
   mha.dispose();
-  return { shape: name, B, T, S, E, H, threads, runs: oursMs.length, ms: median(oursMs), ort_ms: median(ortMs), maxDiff };
+  return { shape: name, B, T, S, E, H, threads, oursMs, ortMs, maxDiff };
+}
+
+// The CPUs this process may run on (Linux), when taskset can pin a child to each; otherwise null.
+function pinnableCpus() {
+  if (process.platform !== 'linux') return null;
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+    const list = /Cpus_allowed_list:\s*(\S+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1];
+    const cpus = list.split(',').flatMap((range) => {
+      const [a, b = a] = range.split('-').map(Number);
+      return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+    });
+    return cpus.length > 1 ? cpus : null;
+  } catch {
+    return null;
+  }
+}
+
+// One thread, both sides on one CPU at a time: a child per CPU, each given an equal share of the time.
+function measurePinned(name, cpus) {
+  const samples = { oursMs: [], ortMs: [] };
+  let row;
+  for (const cpu of cpus) {
+    const out = execFileSync('taskset', ['-c', String(cpu), process.execPath, __filename, '--child', '--threads', '1',
+      '--shapes', name, '--seconds', String(seconds / cpus.length)], { encoding: 'utf8' });
+    row = JSON.parse(out.trim().split('\n').pop());
+    samples.oursMs.push(...row.oursMs);
+    samples.ortMs.push(...row.ortMs);
+  }
+  return { ...row, ...samples, pinned_cpus: cpus };
 }
 
 (async () => {
+  if (child) {
+    console.log(JSON.stringify(await measure(shapeNames[0], 1)));
+    return;
+  }
   const peaks = fmaPeaks(threadCounts);
+  const cpus = pinnableCpus();
   const rows = [];
   for (const threads of threadCounts) {
     for (const name of shapeNames) {
-      const r = await measure(name, threads);
-      const gflops = flops(SHAPES[name]) / r.ms / 1e6;
+      const { oursMs, ortMs, ...r } = threads === 1 && cpus ? measurePinned(name, cpus) : await measure(name, threads);
+      const ms = median(oursMs), ortMedian = median(ortMs);
+      const gflops = flops(SHAPES[name]) / ms / 1e6;
       const row = {
         ...r,
+        runs: oursMs.length,
+        ms,
+        ort_ms: ortMedian,
         isa: cpuInfo().isa,
         gflops: +gflops.toFixed(2),
         fraction_of_peak: +(gflops / peaks[threads]).toFixed(3),
-        speedup_vs_ort: +(r.ort_ms / r.ms).toFixed(3),
+        speedup_vs_ort: +(ortMedian / ms).toFixed(3),
         peak_gflops: peaks[threads],
         anchor_ort_ms: ANCHOR_MS[name][threads - 1],
       };
@@ -108,7 +153,8 @@ async function measure(name, threads) {
   }
   if (json) return;
   console.log(`fastmha (${cpuInfo().isa}) vs onnxruntime-node ${ort.env.versions.node}: one layer incl. projections,` +
-    ' fp32, async calls alternated in blocks, medians\n');
+    ' fp32, async calls alternated in blocks, medians' +
+    (cpus && threadCounts.includes(1) ? `; 1 thread: both sides on one CPU at a time (${cpus.join(', ')})\n` : '\n'));
   console.log('shape  thr |   fastmha ms  GFLOP/s  of peak |   ORT ms  speedup | anchor ORT ms');
   for (const r of rows) {
     console.log(
