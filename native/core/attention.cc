@@ -135,9 +135,9 @@ void attendTile(const Plan& p, const Tile& tile) {
   std::fill(rowSum, rowSum + nr, 0.0f);
 
   // Qᵀ as one B panel [keyDim, NR], zero columns past the tile; scaled here, once per query, so that the scores
-  // arrive scaled instead of taking a multiply each.
+  // arrive scaled, and in base 2 as the softmax takes them (kernels/common/online_softmax.h), without a multiply each.
   p.k.transposeQueries(a.queries + (tile.b * a.queryLen + tile.t0) * a.queryStride + tile.h * dk, a.queryStride,
-                       tile.rows, dk, a.scale, queriesT);
+                       tile.rows, dk, a.scale * kLog2e, queriesT);
   // The context rows this tile writes at the end, and the queries of the tile before it (computed next: tiles run
   // from the last), fetched now, while the tile computes.
   for (int64_t c = 0; c < tile.rows; ++c) {

@@ -54,12 +54,13 @@ inline void attendRowsImpl(const float* q, int64_t ldq, const float* __restrict 
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   constexpr int64_t W = kAttendLanes;
   const int64_t padded = (S + W - 1) / W * W;
+  const float scale2 = scale * kLog2e;  // scores in base 2, for exp2NonPositive (online_softmax.h)
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t s = S; s < padded; ++s) work[s] = kNegInf;  // padding: weight exactly 0 (the last row's it was)
     const float* qt = q + t * ldq;
     const uint8_t* ok = allowed ? allowed + t * S : nullptr;
     float* o = out + t * ldo;
-    for (int64_t s = 0; s < S; ++s) work[s] = !ok || ok[s] ? dotLanes(qt, k + s * ldk, dk) * scale : kNegInf;
+    for (int64_t s = 0; s < S; ++s) work[s] = !ok || ok[s] ? dotLanes(qt, k + s * ldk, dk) * scale2 : kNegInf;
     float top[W];
     for (int64_t i = 0; i < W; ++i) top[i] = kNegInf;
     for (int64_t s0 = 0; s0 < padded; s0 += W) {
@@ -77,7 +78,7 @@ inline void attendRowsImpl(const float* q, int64_t ldq, const float* __restrict 
     for (int64_t s0 = 0; s0 < padded; s0 += W) {
       for (int64_t i = 0; i < W; ++i) {
         const float x = work[s0 + i];
-        const float e = expNonPositive(x - maxScore);
+        const float e = exp2NonPositive(x - maxScore);
         const float p = x == kNegInf ? 0.0f : e;
         work[s0 + i] = p;
         part[i] += p;
@@ -90,7 +91,7 @@ inline void attendRowsImpl(const float* q, int64_t ldq, const float* __restrict 
 #pragma omp simd
       for (int64_t d = 0; d < dv; ++d) o[d] += p * vs[d];
     }
-    const float inv = 1.0f / sumLanes(part);  // the sum >= 1: the maximum's own term is exp(0)
+    const float inv = 1.0f / sumLanes(part);  // the sum >= 1: the maximum's own term is 2^0
     for (int64_t d = 0; d < dv; ++d) o[d] *= inv;
     if (probs) {
       for (int64_t s = 0; s < S; ++s) probs[t * S + s] = work[s] * inv;

@@ -9,25 +9,28 @@
 #include <cstring>
 #include <limits>
 
+#include "../kernels.h"
+
 namespace fastmha {
 namespace {
 
-// e^x for x <= 0 (scores minus their running maximum), within ~2 ulp: x = n ln2 + r with |r| <= ln2/2 (ln2 split
-// in two parts, Cody and Waite), e^r by a degree-6 minimax polynomial, 2^n assembled in the exponent bits. Finite
-// for every input, -inf included (it clamps to e^-87), so callers compute it unconditionally and select after:
-// a call under a condition stays a scalar branch wherever the ISA has no masked arithmetic (AVX2, NEON, SSE2).
-inline float expNonPositive(float x) {
-  x = x > -87.0f ? x : -87.0f;
+// 2^x for x <= 0 (scores minus their running maximum), within 1 ulp: x = n + r with n an integer and |r| <= 1/2,
+// 2^r by a degree-6 polynomial fitted for relative error (2.2e-9), 2^n assembled in the exponent bits. Clamped to
+// 2^-125, whose products with the polynomial stay normal numbers, so it is finite for every input, -inf included:
+// callers compute it unconditionally and select after, since a call under a condition stays a scalar branch
+// wherever the ISA has no masked arithmetic (AVX2, NEON, SSE2).
+inline float exp2NonPositive(float x) {
+  x = x > -125.0f ? x : -125.0f;
   const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer in the low mantissa bits
-  const float n = (x * 1.44269504088896341f + magic) - magic;
-  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  const float n = (x + magic) - magic;
+  const float r = x - n;
+  float p = 1.5370705e-4f;
+  p = p * r + 1.3399848e-3f;
+  p = p * r + 9.6183733e-3f;
+  p = p * r + 5.5503290e-2f;
+  p = p * r + 2.4022648e-1f;
+  p = p * r + 6.9314721e-1f;
+  p = p * r + 1.0f;
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
@@ -36,9 +39,9 @@ inline float expNonPositive(float x) {
 
 // Scores are transposed, sᵀ[key][query] with NR queries a row (one B panel of the micro-kernel), so every step
 // below runs across queries: independent SIMD lanes of a compile-time width, no horizontal reductions. They arrive
-// scaled (the queries were). For each query: its running maximum m and sum l updated over these `keys` keys, s
-// overwritten with exp(s - m_new) (0 where -inf, i.e. masked), and alpha = exp(m_old - m_new), the factor for what
-// was accumulated before. A query with nothing allowed so far keeps m = -inf, alpha = 1 and zeros. Columns past the
+// scaled and in base 2 (the queries were scaled by scale * log2(e)). For each query: its running maximum m and sum
+// l updated over these `keys` keys, s overwritten with 2^(s - m_new) (0 where -inf, i.e. masked), and alpha =
+// 2^(m_old - m_new), the factor for what was accumulated before. A query with nothing allowed so far keeps m = -inf, alpha = 1 and zeros. Columns past the
 // tile's queries hold finite scores of zero queries: computed, never read.
 template <int NR>
 inline void onlineSoftmaxImpl(float* __restrict s, int64_t keys, float* __restrict m, float* __restrict l,
@@ -56,14 +59,14 @@ inline void onlineSoftmaxImpl(float* __restrict s, int64_t keys, float* __restri
     float* row = s + k * NR;
     for (int c = 0; c < NR; ++c) {
       const float x = row[c];
-      const float e = expNonPositive(x - shift[c]);
+      const float e = exp2NonPositive(x - shift[c]);
       const float p = x == kNegInf ? 0.0f : e;
       row[c] = p;
       sum[c] += p;
     }
   }
   for (int c = 0; c < NR; ++c) {
-    alpha[c] = m[c] == kNegInf ? (mNew[c] == kNegInf ? 1.0f : 0.0f) : expNonPositive(m[c] - mNew[c]);
+    alpha[c] = m[c] == kNegInf ? (mNew[c] == kNegInf ? 1.0f : 0.0f) : exp2NonPositive(m[c] - mNew[c]);
     l[c] = l[c] * alpha[c] + sum[c];
     m[c] = mNew[c];
   }
