@@ -182,9 +182,12 @@ void attendTile(const Plan& p, const Tile& tile) {
       scoresT(p, tile.keys, queriesT, s0, n, block);
       if (masked) applyMasks(p, tile, s0, n, block, nr);
       p.k.onlineSoftmax(block, n, rowMax, rowSum, alpha);
-      if (!first) {
+      // Rescaled only when a maximum grew: once a query's maximum has settled (most blocks of a long sequence),
+      // its factor is exactly 2^0 = 1.
+      if (!first && std::any_of(alpha, alpha + nr, [](float f) { return f != 1.0f; })) {
         for (int64_t d = 0; d < dv; ++d) {
-          for (int64_t c = 0; c < nr; ++c) outT[d * nr + c] *= alpha[c];
+          float* __restrict row = outT + d * nr;
+          for (int64_t c = 0; c < nr; ++c) row[c] *= alpha[c];
         }
       }
       accumulateValues(p, tile.values, block, s0, n, outT, !first);
