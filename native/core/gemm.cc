@@ -83,12 +83,12 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
   const int64_t mr = cfg.mr, nr = cfg.nr;
   if (M <= 0 || N <= 0) return;
 
-  // Tasks are blocks of columns by rows. Inside one, BLIS's loop nest: for each KC slice of K, the KC x width block
-  // of B stays in L2 while each MC-row block of A is packed and swept against it. A task's width is at most NC,
-  // which bounds that block. With several threads, rows are split first (packing A writes, so a column split that
-  // re-packs the same rows costs more than the re-reads of B a row split causes), then columns, until each thread
-  // has a few tasks to balance. Splits are even to a panel (MR rows, NR columns): in whole MC blocks, 1024 rows
-  // made six tasks of 196 rows and one of 44, and one of two threads ran 15% longer than the other.
+  // Tasks are blocks of columns by rows. Inside one, BLIS's loop nest: for each KC slice of K, each MC-row block of
+  // A is packed (it stays in L1 and L2) and swept against the task's KC x width block of B, whose micro-panels
+  // stream in with a prefetch. A task's width is at most NC. With several threads, rows are split first (packing A
+  // writes, so a column split that re-packs the same rows costs more than the re-reads of B a row split causes),
+  // then columns, until each thread has a few tasks to balance. Splits are even to a panel (MR rows, NR columns):
+  // in whole MC blocks, 1024 rows made five tasks of 196 rows and one of 44, and one of two threads did 15% more.
   // Waking another thread costs about as much as a few million flops: small products stay on this one.
   constexpr int64_t kFlopsPerThread = int64_t{1} << 20;
   const int64_t flops = 2 * M * N * K;
