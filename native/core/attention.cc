@@ -136,17 +136,17 @@ void attendTile(const Plan& p, const Tile& tile) {
 
   // Qᵀ as one B panel [keyDim, NR], zero columns past the tile; scaled here, once per query, so that the scores
   // arrive scaled, and in base 2 as the softmax takes them (kernels/common/online_softmax.h), without a multiply each.
-  p.k.transposeQueries(a.queries + (tile.b * a.queryLen + tile.t0) * a.queryStride + tile.h * dk, a.queryStride,
-                       tile.rows, dk, a.scale * kLog2e, queriesT);
+  // This head's rows of the queries and of the context, from the tile's first query.
+  const float* queries = a.queries + (tile.b * a.queryLen + tile.t0) * a.queryStride + tile.h * dk;
+  float* context = a.context + (tile.b * a.queryLen + tile.t0) * a.contextStride + tile.h * dv;
+  p.k.transposeQueries(queries, a.queryStride, tile.rows, dk, a.scale * kLog2e, queriesT);
   // The context rows this tile writes at the end, and the queries of the tile before it (computed next: tiles run
   // from the last), fetched now, while the tile computes.
   for (int64_t c = 0; c < tile.rows; ++c) {
-    const float* ctx = a.context + (tile.b * a.queryLen + tile.t0 + c) * a.contextStride + tile.h * dv;
-    for (int64_t d = 0; d < dv; d += 16) __builtin_prefetch(ctx + d, 1, 3);
+    for (int64_t d = 0; d < dv; d += 16) __builtin_prefetch(context + c * a.contextStride + d, 1, 3);
   }
-  for (int64_t t = std::max<int64_t>(0, tile.t0 - nr); t < tile.t0; ++t) {
-    const float* q = a.queries + (tile.b * a.queryLen + t) * a.queryStride + tile.h * dk;
-    for (int64_t d = 0; d < dk; d += 16) __builtin_prefetch(q + d, 0, 3);
+  for (int64_t c = -std::min(nr, tile.t0); c < 0; ++c) {
+    for (int64_t d = 0; d < dk; d += 16) __builtin_prefetch(queries + c * a.queryStride + d, 0, 3);
   }
   const bool masked = a.masked();
   const int64_t keysSeen = std::min(S, p.lastKey(tile.t0 + tile.rows - 1) + 1);
@@ -199,8 +199,8 @@ void attendTile(const Plan& p, const Tile& tile) {
   // Normalize once and transpose back into the context; a query that attended nothing has sum 0: zeros.
   for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] > 0 ? 1.0f / rowSum[c] : 0.0f;
   for (int64_t c = 0; c < tile.rows; ++c) {
-    float* ctx = a.context + (tile.b * a.queryLen + tile.t0 + c) * a.contextStride + tile.h * dv;
-    for (int64_t d = 0; d < dv; ++d) ctx[d] = outT[d * nr + c] * alpha[c];
+    float* row = context + c * a.contextStride;
+    for (int64_t d = 0; d < dv; ++d) row[d] = outT[d * nr + c] * alpha[c];
   }
 }
 

@@ -20,9 +20,7 @@ void packA(const float* A, int64_t lda, int64_t m, int64_t kc, float* dst) {
     const int64_t rows = std::min<int64_t>(MR, m - i0);  // the last panel may be short: its other rows are zero
     for (int64_t k0 = 0; k0 < whole; k0 += 8) {
       __m256 r[8];
-#pragma GCC unroll 8
-      for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_loadu_ps(A + (i0 + i) * lda + k0) : _mm256_setzero_ps();
-      transpose8(r);
+      loadColumns(A + i0 * lda + k0, lda, rows, r);
 #pragma GCC unroll 8
       for (int c = 0; c < 8; ++c) {
         float* column = dst + (k0 + c) * MR;
@@ -30,7 +28,7 @@ void packA(const float* A, int64_t lda, int64_t m, int64_t kc, float* dst) {
         _mm_storel_pi(reinterpret_cast<__m64*>(column + 4), _mm256_extractf128_ps(r[c], 1));
       }
     }
-    // The last kc % 8 columns one by one (see transpose_queries_avx2.cc: no masked loads past a row's end).
+    // The last kc % 8 columns one by one (transpose8.h: no masked loads past a row's end).
     for (int64_t k = whole; k < kc; ++k) {
       for (int i = 0; i < MR; ++i) dst[k * MR + i] = i < rows ? A[(i0 + i) * lda + k] : 0.0f;
     }

@@ -4,6 +4,8 @@
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace fastmha {
 namespace avx2 {
 namespace {
@@ -27,6 +29,16 @@ inline void transpose8(__m256 r[8]) {
     r[s] = _mm256_permute2f128_ps(u[s], u[4 + s], 0x20);
     r[s + 4] = _mm256_permute2f128_ps(u[s], u[4 + s], 0x31);
   }
+}
+
+// The 8 columns of the rows x 8 block at src (leading dimension ld, rows <= 8): r[c] holds column c, its lanes past
+// `rows` zero. Rows are read whole: callers handle a last block narrower than 8 element by element, since a masked
+// load (vmaskmovps) past a row's end may touch memory only in its enabled lanes, but emulators (qemu) read the
+// whole vector.
+inline void loadColumns(const float* src, int64_t ld, int64_t rows, __m256 r[8]) {
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_loadu_ps(src + i * ld) : _mm256_setzero_ps();
+  transpose8(r);
 }
 
 }  // namespace

@@ -19,15 +19,12 @@ void transposeQueries(const float* q, int64_t ldq, int64_t rows, int64_t dk, flo
     const int64_t n = std::clamp<int64_t>(rows - c0, 0, 8);  // queries of this group; the rest are zero columns
     for (int64_t d0 = 0; d0 < whole; d0 += 8) {
       __m256 r[8];
-#pragma GCC unroll 8
-      for (int i = 0; i < 8; ++i) r[i] = i < n ? _mm256_loadu_ps(q + (c0 + i) * ldq + d0) : _mm256_setzero_ps();
-      transpose8(r);
+      loadColumns(q + c0 * ldq + d0, ldq, n, r);
 #pragma GCC unroll 8
       for (int d = 0; d < 8; ++d) _mm256_storeu_ps(dst + (d0 + d) * 16 + c0, _mm256_mul_ps(r[d], s));
     }
   }
-  // The last dk % 8 dimensions one by one: a masked load (vmaskmovps) past a row's end is allowed to touch memory
-  // only in its enabled lanes, but emulators (qemu) read the whole vector.
+  // The last dk % 8 dimensions one by one (transpose8.h: no masked loads past a row's end).
   for (int64_t d = whole; d < dk; ++d) {
     for (int64_t c = 0; c < 16; ++c) dst[d * 16 + c] = c < rows ? scale * q[c * ldq + d] : 0.0f;
   }

@@ -17,10 +17,8 @@ static_assert(MR <= 16, "a panel's rows must fit the 16 x 16 transpose");
 
 // dst[k * MR + i] = src[i * lda + k] for k < cols (<= 16), and i < MR: zero for i >= rows.
 inline void transposeBlock(const float* src, int64_t lda, float* dst, int rows, int cols) {
-  const __mmask16 colMask = firstLanes(cols);
   __m512 r[16];
-  for (int i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(colMask, src + i * lda) : _mm512_setzero_ps();
-  transpose16(r);
+  loadColumns(src, lda, rows, cols, r);
 #pragma GCC unroll 16
   for (int c = 0; c < 16; ++c) {
     if (c < cols) _mm512_mask_storeu_ps(dst + c * MR, firstLanes(MR), r[c]);

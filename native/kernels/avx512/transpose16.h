@@ -1,12 +1,19 @@
 // A 16 x 16 transpose of floats in zmm registers, shared by this folder's packing (pack_a_avx512.cc) and the
-// attention tile's transposes (tile_transposes_avx512.cc). Included only by files compiled with AVX-512 flags.
+// attention tile's Qᵀ (transpose_queries_avx512.cc). Included only by files compiled with AVX-512 flags.
 #pragma once
 
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace fastmha {
 namespace avx512 {
 namespace {
+
+// The first n lanes (n <= 16): masked loads and stores never touch memory past a row's end.
+inline __mmask16 firstLanes(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1);
+}
 
 // r[i] holds row i on entry and column i on exit.
 inline void transpose16(__m512 r[16]) {
@@ -35,9 +42,13 @@ inline void transpose16(__m512 r[16]) {
   }
 }
 
-// The first n lanes (n <= 16): masked loads and stores never touch memory past a row's end.
-inline __mmask16 firstLanes(int64_t n) {
-  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1);
+// The columns of the rows x cols block at src (leading dimension ld; rows, cols <= 16): r[c] holds column c, its
+// lanes past `rows` zero. Each row is read with a masked load, never past its first `cols` floats.
+inline void loadColumns(const float* src, int64_t ld, int64_t rows, int64_t cols, __m512 r[16]) {
+  const __mmask16 mask = firstLanes(cols);
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(mask, src + i * ld) : _mm512_setzero_ps();
+  transpose16(r);
 }
 
 }  // namespace

@@ -19,11 +19,7 @@ void transposeQueries(const float* q, int64_t ldq, int64_t rows, int64_t dk, flo
     for (int64_t d0 = 0; d0 < dk; d0 += 16) {
       const int64_t dims = std::min<int64_t>(16, dk - d0);
       __m512 r[16];
-#pragma GCC unroll 16
-      for (int i = 0; i < 16; ++i) {
-        r[i] = i < n ? _mm512_maskz_loadu_ps(firstLanes(dims), q + (c0 + i) * ldq + d0) : _mm512_setzero_ps();
-      }
-      transpose16(r);
+      loadColumns(q + c0 * ldq + d0, ldq, n, dims, r);
 #pragma GCC unroll 16
       for (int d = 0; d < 16; ++d) {
         if (d < dims) _mm512_storeu_ps(dst + (d0 + d) * 32 + c0, _mm512_mul_ps(r[d], s));

@@ -54,7 +54,7 @@ inline void attendRowsImpl(const float* q, int64_t ldq, const float* __restrict 
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   constexpr int64_t W = kAttendLanes;
   const int64_t padded = (S + W - 1) / W * W;
-  const float scale2 = scale * kLog2e;  // scores in base 2, for exp2NonPositive (online_softmax.h)
+  const float scale2 = scale * kLog2e;  // scores in base 2, for weight() (online_softmax.h)
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t s = S; s < padded; ++s) work[s] = kNegInf;  // padding: weight exactly 0 (the last row's it was)
     const float* qt = q + t * ldq;
@@ -77,9 +77,7 @@ inline void attendRowsImpl(const float* q, int64_t ldq, const float* __restrict 
     float part[W] = {};
     for (int64_t s0 = 0; s0 < padded; s0 += W) {
       for (int64_t i = 0; i < W; ++i) {
-        const float x = work[s0 + i];
-        const float e = exp2NonPositive(x - maxScore);
-        const float p = x == kNegInf ? 0.0f : e;
+        const float p = weight(work[s0 + i], maxScore);
         work[s0 + i] = p;
         part[i] += p;
       }

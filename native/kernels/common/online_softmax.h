@@ -37,12 +37,20 @@ inline float exp2NonPositive(float x) {
   return p * scale;
 }
 
+// The unnormalized probability of a score x (base 2) given its row's maximum: 2^(x - max), and exactly 0 for a
+// masked score (-inf). The exponential is computed before the select, whatever x is (see exp2NonPositive).
+inline float weight(float x, float max) {
+  const float e = exp2NonPositive(x - max);
+  return x == -std::numeric_limits<float>::infinity() ? 0.0f : e;
+}
+
 // Scores are transposed, sᵀ[key][query] with NR queries a row (one B panel of the micro-kernel), so every step
 // below runs across queries: independent SIMD lanes of a compile-time width, no horizontal reductions. They arrive
 // scaled and in base 2 (the queries were scaled by scale * log2(e)). For each query: its running maximum m and sum
 // l updated over these `keys` keys, s overwritten with 2^(s - m_new) (0 where -inf, i.e. masked), and alpha =
-// 2^(m_old - m_new), the factor for what was accumulated before. A query with nothing allowed so far keeps m = -inf, alpha = 1 and zeros. Columns past the
-// tile's queries hold finite scores of zero queries: computed, never read.
+// 2^(m_old - m_new), the factor for what was accumulated before. A query with nothing allowed so far keeps
+// m = -inf, alpha = 1 and zeros. Columns past the tile's queries hold finite scores of zero queries: computed,
+// never read.
 template <int NR>
 inline void onlineSoftmaxImpl(float* __restrict s, int64_t keys, float* __restrict m, float* __restrict l,
                               float* __restrict alpha) {
@@ -58,9 +66,7 @@ inline void onlineSoftmaxImpl(float* __restrict s, int64_t keys, float* __restri
   for (int64_t k = 0; k < keys; ++k) {
     float* row = s + k * NR;
     for (int c = 0; c < NR; ++c) {
-      const float x = row[c];
-      const float e = exp2NonPositive(x - shift[c]);
-      const float p = x == kNegInf ? 0.0f : e;
+      const float p = weight(row[c], shift[c]);
       row[c] = p;
       sum[c] += p;
     }
