@@ -1,5 +1,5 @@
 // The online softmax kernel of each instruction set this CPU runs, on one block of transposed scores as the
-// attention core hands it over (256 keys x NR queries, scaled scores, a few masked). Medians of repeated runs.
+// attention core hands it over (256 keys x NR queries, scores scaled and in base 2, a few masked). Medians.
 // Prints one JSON line per ISA (--json) or a table: ns per score, and the speed relative to the scalar path. The
 // exponential dominates: a kernel that stops vectorizing (a branch the compiler cannot turn into a select) shows
 // here as a ratio near 1 instead of several times.
