@@ -1,7 +1,6 @@
 #include "attention.h"
 
 #include <algorithm>
-#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -204,46 +203,13 @@ void attendTile(const Plan& p, const Tile& tile) {
   }
 }
 
-// Vᵀ [dv, S] into MR-row panels: panel i holds, for each key, values i*MR .. i*MR + MR - 1 of it (zero past dv).
-// Each value row is read once and its full panels' slices copied at a compile-time width: copied element by element
-// at a run-time width, packing took as long as a short sequence's whole P V product.
-template <int MR>
-void packValuesT(const float* values, int64_t ld, int64_t S, int64_t dv, float* dst) {
-  const int64_t full = dv / MR, rest = dv - full * MR;
-  for (int64_t s = 0; s < S; ++s) {
-    const float* v = values + s * ld;
-    float* d = dst + s * MR;
-    for (int64_t i = 0; i < full; ++i) std::memcpy(d + i * MR * S, v + i * MR, MR * sizeof(float));
-    if (rest > 0) {
-      float* last = d + full * MR * S;
-      for (int64_t i = 0; i < MR; ++i) last[i] = i < rest ? v[full * MR + i] : 0.0f;
-    }
-  }
-}
-
-void packValuesT(const float* values, int64_t ld, int64_t S, int64_t dv, int mr, float* dst) {
-  switch (mr) {  // the micro-kernels' MR (kernels/<isa>/config.h)
-    case 4: return packValuesT<4>(values, ld, S, dv, dst);
-    case 6: return packValuesT<6>(values, ld, S, dv, dst);
-    case 8: return packValuesT<8>(values, ld, S, dv, dst);
-    case 14: return packValuesT<14>(values, ld, S, dv, dst);
-    default: break;
-  }
-  for (int64_t i0 = 0; i0 < dv; i0 += mr, dst += mr * S) {
-    const int64_t n = std::min<int64_t>(mr, dv - i0);
-    for (int64_t s = 0; s < S; ++s) {
-      for (int64_t i = 0; i < mr; ++i) dst[s * mr + i] = i < n ? values[s * ld + i0 + i] : 0.0f;
-    }
-  }
-}
-
 // One (batch, head)'s keys and values into the panels the micro-kernel reads (Plan::packedFloats at dst).
 void packHead(const Plan& p, int64_t bh, float* dst) {
   const AttentionArgs& a = p.a;
   const int64_t b = bh / a.heads, h = bh % a.heads, S = a.keyLen;
   p.g.packA(a.keys + b * S * a.keyStride + h * a.keyDim, a.keyStride, S, a.keyDim, dst);
-  packValuesT(a.values + b * S * a.valueStride + h * a.valueDim, a.valueStride, S, a.valueDim, p.g.mr,
-              dst + p.valuesOffset());
+  p.k.packValuesT(a.values + b * S * a.valueStride + h * a.valueDim, a.valueStride, S, a.valueDim,
+                  dst + p.valuesOffset());
 }
 
 // Short sequences, query by query: where a tile would hold NR queries of which few are real, or keys padded up to

@@ -61,7 +61,7 @@ bool has(const char* feature) {
 
 // One ISA's table: every kernel its folder (kernels/<isa>/config.h) declares.
 #define FASTMHA_KERNEL_TABLE(isa) \
-  Kernels { #isa, isa::kGemm, isa::onlineSoftmax, isa::attendRows, isa::transposeQueries }
+  Kernels { #isa, isa::kGemm, isa::onlineSoftmax, isa::attendRows, isa::transposeQueries, isa::packValuesT }
 
 // Best first.
 const std::vector<Kernels>& supported() {

@@ -14,6 +14,7 @@ struct Kernels {
   OnlineSoftmax onlineSoftmax;
   AttendRows attendRows;
   TransposeQueries transposeQueries;
+  PackValuesT packValuesT;
 };
 
 struct CpuInfo {

@@ -32,6 +32,11 @@ struct GemmConfig {
 // queries' scores are finite.
 using TransposeQueries = void (*)(const float* q, int64_t ldq, int64_t rows, int64_t dk, float scale, float* dst);
 
+// One attention head's values, S rows of dv at leading dimension ld, as Vᵀ [dv, S] in the micro-kernel's A panels
+// (the A operand of Oᵀ += Vᵀ Pᵀ in core/attention.cc): panel i holds, for each key s, values i*MR .. i*MR + MR - 1
+// of row s, zero past dv. dst: (dv rounded up to MR) x S floats.
+using PackValuesT = void (*)(const float* values, int64_t ld, int64_t S, int64_t dv, float* dst);
+
 // Scores reach the softmax in base 2 (the queries are scaled by log2(e) too), so that its exponential is 2^x:
 // 2^(x log2 e) = e^x, with no multiply by log2(e) and no two-part range reduction on the dependency chain of every
 // score, the chain that bounds the softmax's speed (about 15% faster than e^x, npm run bench:softmax).

@@ -128,6 +128,28 @@ static void testTransposeQueries(std::mt19937& rng, const Kernels& isa, int64_t 
   check(ok, "transposeQueries places every query, zero columns after", rows, dk, ldq);
 }
 
+// An attention head's values as Vᵀ panels: value d of key s at [d / MR][s][d % MR], zero past dv, nothing written
+// past the panels, nothing read past the last key's row.
+static void testPackValuesT(std::mt19937& rng, const Kernels& isa, int64_t S, int64_t dv, int64_t ld) {
+  const int64_t mr = isa.gemm.mr, panels = (dv + mr - 1) / mr;
+  GuardedRows guarded(rng, S, dv, ld);
+  const float* v = guarded.data();
+  std::vector<float> dst(panels * mr * S + 16, std::nanf(""));
+  isa.packValuesT(v, ld, S, dv, dst.data());
+  bool ok = true;
+  for (int64_t p = 0; p < panels; ++p) {
+    for (int64_t s = 0; s < S; ++s) {
+      for (int64_t i = 0; i < mr; ++i) {
+        const int64_t d = p * mr + i;
+        const float want = d < dv ? v[s * ld + d] : 0.0f;
+        ok = ok && std::memcmp(&dst[(p * S + s) * mr + i], &want, sizeof want) == 0;
+      }
+    }
+  }
+  for (size_t i = panels * mr * S; i < dst.size(); ++i) ok = ok && std::isnan(dst[i]);
+  check(ok, "packValuesT places every value, zero rows after", S, dv, ld);
+}
+
 // Distance in units in the last place between two positive floats.
 static int64_t ulps(float a, float b) {
   int32_t ia, ib;
@@ -222,6 +244,10 @@ int main(int argc, char** argv) {
       for (int64_t dk : {1, 7, 16, 17, 33, 64}) testTransposeQueries(rng, *isa, rows, dk, dk + rows % 5);
     }
     testTransposeQueries(rng, *isa, nr, 64, 3 * 768);
+    for (int64_t dv = 1; dv <= 2 * isa->gemm.mr + 1; ++dv) {
+      for (int64_t S : {1, 2, 17, 33}) testPackValuesT(rng, *isa, S, dv, dv + S % 3);
+    }
+    testPackValuesT(rng, *isa, 257, 64, 3 * 512);
   }
   for (int64_t n : {1, 2, 17, 1000}) {
     for (int64_t grain : {1, 3, 64}) {

@@ -19,6 +19,8 @@ void attendRows(const float* q, int64_t ldq, const float* k, int64_t ldk, const 
 
 void transposeQueries(const float* q, int64_t ldq, int64_t rows, int64_t dk, float scale, float* dst);
 
+void packValuesT(const float* values, int64_t ld, int64_t S, int64_t dv, float* dst);
+
 // KC 768 as for AVX-512 (C read and written once for E <= 768): 10-15% over KC 256 on the shapes, measured
 // with FASTMHA_ISA=avx2 on Zen 4.
 constexpr GemmConfig kGemm{6, 16, 96, 768, 1024, sgemm_ukernel_6x16, packA};

@@ -20,6 +20,8 @@ void attendRows(const float* q, int64_t ldq, const float* k, int64_t ldk, const 
 
 void transposeQueries(const float* q, int64_t ldq, int64_t rows, int64_t dk, float scale, float* dst);
 
+void packValuesT(const float* values, int64_t ld, int64_t S, int64_t dv, float* dst);
+
 // KC 768 covers K whole for E <= 768: C is read and written once instead of once per KC slice, which cost more
 // than the B micro-panels (KC x 32 = 96 KiB) gain by staying in L1; they stream from L2 with a prefetch. A
 // blocks of MC x KC = 84 KiB. Measured here (npm run bench:gemm, side by side with OpenBLAS) against MC 14-420,

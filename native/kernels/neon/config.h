@@ -20,6 +20,8 @@ void attendRows(const float* q, int64_t ldq, const float* k, int64_t ldk, const 
 
 void transposeQueries(const float* q, int64_t ldq, int64_t rows, int64_t dk, float scale, float* dst);
 
+void packValuesT(const float* values, int64_t ld, int64_t S, int64_t dv, float* dst);
+
 constexpr GemmConfig kGemm{8, 12, 64, 256, 768, sgemm_ukernel_8x12, packA};
 
 }  // namespace neon
