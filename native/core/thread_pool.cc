@@ -46,7 +46,7 @@ void ThreadPool::startWorkers(int count) {
   // The generation a worker starts from is read here, not in the new thread: a region published before that
   // thread first runs must still count as new to it.
   const uint64_t seen = state_.load() >> 16;
-  for (int i = 0; i < count; ++i) workers_.emplace_back([this, i, seen] { workerLoop(i, seen); });
+  for (int i = 0; i < count; ++i) workers_.emplace_back([this, seen] { workerLoop(seen); });
 }
 
 void ThreadPool::stopWorkers() {
@@ -77,7 +77,7 @@ void ThreadPool::runChunks(Region& r) {
   }
 }
 
-void ThreadPool::workerLoop(int index, uint64_t seen) {
+void ThreadPool::workerLoop(uint64_t seen) {
   for (;;) {
     uint64_t state = state_.load(std::memory_order_acquire);
     for (int spin = 0; (state >> 16) == seen && spin < kSpinRounds && sessions_.load(std::memory_order_relaxed) > 0 &&
@@ -97,9 +97,16 @@ void ThreadPool::workerLoop(int index, uint64_t seen) {
     }
     if (stopping_.load()) return;
     seen = state >> 16;
-    if (index >= static_cast<int>(state & 0xffff)) continue;
-    runChunks(*region_);
-    active_.fetch_sub(1, std::memory_order_release);
+    // Join if a helper's place is left. The whole word is compared, so a place of an older region, or one its
+    // caller has taken back, cannot be claimed; a claimed place keeps the region alive until `finished` counts it.
+    while ((state >> 16) == seen && (state & 0xffff) > 0) {
+      if (state_.compare_exchange_weak(state, state - 1, std::memory_order_acq_rel)) {
+        Region& r = *region_;
+        runChunks(r);
+        r.finished.fetch_add(1, std::memory_order_release);
+        break;
+      }
+    }
   }
 }
 
@@ -125,18 +132,26 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, int maxThreads, RangeFn f
   r.n = n;
   r.grain = grain;
   region_ = &r;
-  active_.store(helpers, std::memory_order_relaxed);
   const uint64_t generation = (state_.load(std::memory_order_relaxed) >> 16) + 1;
   // Sequentially consistent on both sides: either this load sees a worker about to sleep, or that worker's
-  // predicate (after its own increment of sleepers_) sees the new state.
+  // predicate (after its own increment of sleepers_) sees the new state. A place or two (two threads, a small
+  // product) wakes as many sleepers; more wake all at once, one system call on this thread instead of one per place.
   state_.store(generation << 16 | static_cast<uint64_t>(helpers), std::memory_order_seq_cst);
-  if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+  if (const int sleeping = sleepers_.load(std::memory_order_seq_cst); sleeping > 0) {
     std::lock_guard<std::mutex> lock(sleepMutex_);
-    wake_.notify_all();
+    if (helpers <= 2 && helpers < sleeping) {
+      for (int i = 0; i < helpers; ++i) wake_.notify_one();
+    } else {
+      wake_.notify_all();
+    }
   }
   runChunks(r);
-  // The helpers finish their last chunk about when this thread does: wait for them by polling.
-  while (active_.load(std::memory_order_acquire) > 0) relax();
+  // Every chunk is taken. The places no helper has claimed yet are taken back, so that this thread does not wait
+  // for a helper still waking up only for it to find nothing left; the helpers that did join finish their last
+  // chunk about when this thread does: wait for them by polling.
+  const int unclaimed = static_cast<int>(state_.exchange(generation << 16, std::memory_order_acq_rel) & 0xffff);
+  const int joined = helpers - unclaimed;
+  while (r.finished.load(std::memory_order_acquire) < joined) relax();
   region_ = nullptr;
 }
 

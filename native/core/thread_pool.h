@@ -65,8 +65,9 @@ class ThreadPool {
     const RangeFn* fn = nullptr;
     int64_t n = 0, grain = 1;
     std::atomic<int64_t> next{0};
+    std::atomic<int> finished{0};  // helpers that joined and are done with it
   };
-  void workerLoop(int index, uint64_t seen);
+  void workerLoop(uint64_t seen);
   void dispatcherLoop();
   void runChunks(Region& r);
   void startWorkers(int count);
@@ -75,11 +76,11 @@ class ThreadPool {
   std::atomic<int> threads_;
   std::mutex regionMutex_;  // serializes parallel regions
   std::vector<std::thread> workers_;
-  // A region is published as one word, generation << 16 | helpers, so a worker reads both at once: workers with an
-  // index below `helpers` join, the rest go back to waiting. The region stays alive until `active_` helpers left.
+  // A region is published as one word, generation << 16 | places, so that a worker reads both at once: the first
+  // workers to see it claim the places (whichever are awake: spinning ones before any that must wake), the rest
+  // go back to waiting.
   std::atomic<uint64_t> state_{0};
   Region* region_ = nullptr;
-  std::atomic<int> active_{0};
   std::atomic<bool> stopping_{false};
   // Waking a sleeping thread costs tens of microseconds (more in a VM), several times per forward: inside a
   // Session workers spin a while for the next region before sleeping, and sleepers are notified only when there

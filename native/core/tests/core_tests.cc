@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <cstdio>
 #include <random>
@@ -206,6 +208,23 @@ static void testParallelFor(ThreadPool& pool, int64_t n, int64_t grain, int maxT
   check(once, "parallelFor covers each index once", n, grain, maxThreads);
 }
 
+// Many short regions back to back, inside a Session (workers spinning) and outside (workers asleep): helpers join
+// late or not at all, and their places are taken back while others are still claiming them.
+static void testShortRegions(ThreadPool& pool) {
+  std::vector<std::atomic<int>> hits(64);
+  bool once = true;
+  for (int round = 0; round < 4000; ++round) {
+    std::unique_ptr<ThreadPool::Session> session(round % 2000 < 1000 ? new ThreadPool::Session(pool) : nullptr);
+    const int64_t n = 1 + round % 64;
+    for (int64_t i = 0; i < n; ++i) hits[i].store(0);
+    pool.parallelFor(n, 1, 8, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) hits[i].fetch_add(1);
+    });
+    for (int64_t i = 0; i < n; ++i) once = once && hits[i].load() == 1;
+  }
+  check(once, "short regions back to back cover each index once");
+}
+
 // --expect-default ISA: also check the table chosen for this CPU (run under qemu with older CPU models).
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--expect-default") {
@@ -254,6 +273,7 @@ int main(int argc, char** argv) {
       for (int threads : {1, 2, 3, 8}) testParallelFor(pool, n, grain, threads);
     }
   }
+  testShortRegions(pool);
   pool.resize(1);
   testParallelFor(pool, 100, 1, 8);
   pool.resize(4);
