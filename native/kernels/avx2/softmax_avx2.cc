@@ -6,6 +6,7 @@
 
 namespace fastmha {
 namespace avx2 {
-#include "../common/softmax_entry_points.inc"
+#include "../common/attend_rows_entry.inc"
+#include "../common/online_softmax_entry.inc"
 }  // namespace avx2
 }  // namespace fastmha

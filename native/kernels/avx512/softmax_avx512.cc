@@ -1,11 +1,10 @@
-// The shared softmax kernels (kernels/common/online_softmax.h, attend_rows.h), vectorized by the compiler for
-// this ISA.
+// The shared query-by-query attention (kernels/common/attend_rows.h), vectorized by the compiler for this ISA. The
+// online softmax of the tiled path is written with intrinsics instead (online_softmax_avx512.cc).
 #include "../common/attend_rows.h"
-#include "../common/online_softmax.h"
 #include "config.h"
 
 namespace fastmha {
 namespace avx512 {
-#include "../common/softmax_entry_points.inc"
+#include "../common/attend_rows_entry.inc"
 }  // namespace avx512
 }  // namespace fastmha

@@ -1,7 +1,8 @@
 // One step of the online (streaming) softmax over a block of keys, written once in plain C++ and compiled in each
 // kernels/<isa>/ folder with that ISA's flags, where the compiler vectorizes it (the exp is a branch-free
-// polynomial). Included only by those files, and only inside an unnamed namespace: each ISA's file must get its
-// own copy, since one inline function compiled with several flag sets is a single symbol the linker keeps once.
+// polynomial); AVX-512 has its own in intrinsics on the same constants (kernels/avx512/online_softmax_avx512.cc).
+// Included only by those files, and only inside an unnamed namespace: each ISA's file must get its own copy, since
+// one inline function compiled with several flag sets is a single symbol the linker keeps once.
 #pragma once
 
 #include <cmath>
@@ -14,23 +15,24 @@
 namespace fastmha {
 namespace {
 
+// 2^r for |r| <= 1/2 by a degree-6 polynomial fitted for relative error (2.2e-9), highest degree first.
+constexpr float kExp2Poly[7] = {1.5370705e-4f, 1.3399848e-3f, 9.6183733e-3f, 5.5503290e-2f,
+                                2.4022648e-1f, 6.9314721e-1f, 1.0f};
+// Exponents are clamped here: 2^-125 times the polynomial (at least 2^-1/2) is still a normal number.
+constexpr float kExp2Min = -125.0f;
+// 1.5 * 2^23: adding it to a float of magnitude below 2^22 rounds it to an integer in the low mantissa bits.
+constexpr float kRoundMagic = 12582912.0f;
+
 // 2^x for x <= 0 (scores minus their running maximum), within 1 ulp: x = n + r with n an integer and |r| <= 1/2,
-// 2^r by a degree-6 polynomial fitted for relative error (2.2e-9), 2^n assembled in the exponent bits. Clamped to
-// 2^-125, whose products with the polynomial stay normal numbers, so it is finite for every input, -inf included:
-// callers compute it unconditionally and select after, since a call under a condition stays a scalar branch
-// wherever the ISA has no masked arithmetic (AVX2, NEON, SSE2).
+// 2^r by kExp2Poly, 2^n assembled in the exponent bits. Clamped to kExp2Min, so it is finite for every input, -inf
+// included: callers compute it unconditionally and select after, since a call under a condition stays a scalar
+// branch wherever the ISA has no masked arithmetic (AVX2, NEON, SSE2).
 inline float exp2NonPositive(float x) {
-  x = x > -125.0f ? x : -125.0f;
-  const float magic = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer in the low mantissa bits
-  const float n = (x + magic) - magic;
+  x = x > kExp2Min ? x : kExp2Min;
+  const float n = (x + kRoundMagic) - kRoundMagic;
   const float r = x - n;
-  float p = 1.5370705e-4f;
-  p = p * r + 1.3399848e-3f;
-  p = p * r + 9.6183733e-3f;
-  p = p * r + 5.5503290e-2f;
-  p = p * r + 2.4022648e-1f;
-  p = p * r + 6.9314721e-1f;
-  p = p * r + 1.0f;
+  float p = kExp2Poly[0];
+  for (int i = 1; i < 7; ++i) p = p * r + kExp2Poly[i];
   const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);

@@ -6,6 +6,7 @@
 
 namespace fastmha {
 namespace neon {
-#include "../common/softmax_entry_points.inc"
+#include "../common/attend_rows_entry.inc"
+#include "../common/online_softmax_entry.inc"
 }  // namespace neon
 }  // namespace fastmha

@@ -1,0 +1,67 @@
+// The online softmax (kernels.h, OnlineSoftmax) for the 14 x 32 tile, in intrinsics: one key row of sᵀ is two zmm
+// of queries. The compiler's vectorization of the shared template (kernels/common/online_softmax.h) spent 19
+// instructions per 16 scores; here 2^n is applied and masked scores zeroed by one vscalefps, 14 in all.
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "../common/online_softmax.h"
+#include "config.h"
+
+namespace fastmha {
+namespace avx512 {
+namespace {
+
+static_assert(kGemm.nr == 32, "a key row of the tile is two zmm of queries");
+
+// 2^d for d <= 0 as exp2NonPositive computes it (common/online_softmax.h), in the lanes of `keep`; 0 in the others.
+// A NaN d (-inf minus -inf) clamps to kExp2Min: vmaxps returns its second operand when one is NaN.
+inline __m512 exp2Masked(__m512 d, __mmask16 keep) {
+  const __m512 magic = _mm512_set1_ps(kRoundMagic);
+  d = _mm512_max_ps(d, _mm512_set1_ps(kExp2Min));
+  const __m512 n = _mm512_sub_ps(_mm512_add_ps(d, magic), magic);
+  const __m512 r = _mm512_sub_ps(d, n);
+  __m512 p = _mm512_set1_ps(kExp2Poly[0]);
+#pragma GCC unroll 6
+  for (int i = 1; i < 7; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExp2Poly[i]));
+  return _mm512_maskz_scalef_ps(keep, p, n);
+}
+
+inline __mmask16 finite(__m512 x) { return _mm512_cmp_ps_mask(x, _mm512_set1_ps(-INFINITY), _CMP_NEQ_OQ); }
+
+}  // namespace
+
+void onlineSoftmax(float* s, int64_t keys, float* m, float* l, float* alpha) {
+  const __m512 mOld[2] = {_mm512_loadu_ps(m), _mm512_loadu_ps(m + 16)};
+  __m512 mNew[2] = {mOld[0], mOld[1]};
+  for (int64_t k = 0; k < keys; ++k) {
+    mNew[0] = _mm512_max_ps(mNew[0], _mm512_loadu_ps(s + k * 32));
+    mNew[1] = _mm512_max_ps(mNew[1], _mm512_loadu_ps(s + k * 32 + 16));
+  }
+  // A query still at -inf subtracts 0: its scores are all -inf, zeroed by the mask.
+  const __m512 shift[2] = {_mm512_maskz_mov_ps(finite(mNew[0]), mNew[0]),
+                           _mm512_maskz_mov_ps(finite(mNew[1]), mNew[1])};
+  __m512 sum[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (int64_t k = 0; k < keys; ++k) {
+    float* row = s + k * 32;
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; ++h) {
+      const __m512 x = _mm512_loadu_ps(row + 16 * h);
+      const __m512 p = exp2Masked(_mm512_sub_ps(x, shift[h]), finite(x));
+      _mm512_storeu_ps(row + 16 * h, p);
+      sum[h] = _mm512_add_ps(sum[h], p);
+    }
+  }
+  // alpha = 2^(m_old - m_new); 0 for a query that had nothing before, 1 for one that still has nothing.
+  for (int h = 0; h < 2; ++h) {
+    const __mmask16 had = finite(mOld[h]);
+    const __m512 a = _mm512_mask_mov_ps(exp2Masked(_mm512_sub_ps(mOld[h], mNew[h]), had),
+                                        ~had & ~finite(mNew[h]), _mm512_set1_ps(1.0f));
+    _mm512_storeu_ps(alpha + 16 * h, a);
+    _mm512_storeu_ps(l + 16 * h, _mm512_fmadd_ps(_mm512_loadu_ps(l + 16 * h), a, sum[h]));
+    _mm512_storeu_ps(m + 16 * h, mNew[h]);
+  }
+}
+
+}  // namespace avx512
+}  // namespace fastmha
