@@ -204,6 +204,22 @@ describe('long sequences, not multiples of any tile', () => {
       scores: true }));
 });
 
+// Where a head size is a multiple of the GEMM tile's width (32 floats on AVX-512, 16 on AVX2 and the portable
+// path), the projections write keys and values head by head and the attention reads them there; other sizes keep
+// heads side by side in each row.
+describe('keys and values written head by head', () => {
+  it('self-attention, tiled, causal with padded keys, and scores', () =>
+    check({ B: 3, T: 45, H: 3, dk: 32, causal: true, keyPadding: true, scores: true }));
+  it('self-attention, query by query, with a [B, T, S] mask', () =>
+    check({ B: 2, T: 3, H: 2, dk: 64, attentionMaskShape: 'BTS', scores: true }));
+  it('cross-attention, keys and values from one input', () =>
+    check({ B: 2, T: 20, S: 37, H: 2, dk: 64, keyInputDim: 24, valueInputDim: 24, keyPadding: true }));
+  it('cross-attention, keys and values of different sizes from different inputs', async () => {
+    await check({ B: 2, T: 19, S: 23, H: 3, dk: 32, dv: 16, keyInputDim: 7, valueInputDim: 5, causal: true });
+    await check({ B: 1, T: 40, S: 3, H: 2, dk: 16, dv: 64, keyInputDim: 9, valueInputDim: 6, scores: true });
+  });
+});
+
 describe('rows with nothing to attend', () => {
   it('give the output bias and a zero scores row, never NaN', async () => {
     const mha = new MultiHeadAttention({ numHeads: 2, keyDim: 4 });

@@ -207,13 +207,15 @@ void attendTile(const Plan& p, const Tile& tile) {
 void packHead(const Plan& p, int64_t bh, float* dst) {
   const AttentionArgs& a = p.a;
   const int64_t b = bh / a.heads, h = bh % a.heads, S = a.keyLen;
-  const float* keys = a.keys + b * S * a.keyStride + h * a.keyDim;
-  const float* values = a.values + b * S * a.valueStride + h * a.valueDim;
-  // A head's rows are a few cache lines each, a projected row apart: the hardware prefetchers do not follow them,
-  // and packing waited on every line. When they fit well in L2 (a sentence's head), all are asked for first:
-  // packing one bert head alone 14-25 -> 11-19 us (medians of three runs).
+  const float* keys = a.keys + b * S * a.keyStride + h * a.keyHeadStride;
+  const float* values = a.values + b * S * a.valueStride + h * a.valueHeadStride;
+  // A head's rows side by side with the other heads' are a few cache lines each, a projected row apart: the
+  // hardware prefetchers do not follow them, and packing waited on every line. When they fit well in L2 (a
+  // sentence's head), all are asked for first: packing one bert head alone 14-25 -> 11-19 us (medians of three
+  // runs). A head whose rows are contiguous streams in by itself.
   constexpr int64_t kPrefetchBytes = 256 << 10;
-  if (S * (a.keyDim + a.valueDim) * int64_t{sizeof(float)} <= kPrefetchBytes) {
+  const bool strided = a.keyStride != a.keyDim || a.valueStride != a.valueDim;
+  if (strided && S * (a.keyDim + a.valueDim) * int64_t{sizeof(float)} <= kPrefetchBytes) {
     for (int64_t s = 0; s < S; ++s) {
       for (int64_t d = 0; d < a.keyDim; d += 16) __builtin_prefetch(keys + s * a.keyStride + d, 0, 2);
       for (int64_t d = 0; d < a.valueDim; d += 16) __builtin_prefetch(values + s * a.valueStride + d, 0, 2);
@@ -246,8 +248,8 @@ void attendShort(const AttentionArgs& a, AttendRows attendRows, ThreadPool& pool
         }
       }
       attendRows(a.queries + b * T * a.queryStride + h * a.keyDim, a.queryStride,
-                 a.keys + b * S * a.keyStride + h * a.keyDim, a.keyStride,
-                 a.values + b * S * a.valueStride + h * a.valueDim, a.valueStride, T, S, a.keyDim, a.valueDim,
+                 a.keys + b * S * a.keyStride + h * a.keyHeadStride, a.keyStride,
+                 a.values + b * S * a.valueStride + h * a.valueHeadStride, a.valueStride, T, S, a.keyDim, a.valueDim,
                  a.scale, allowed, a.context + b * T * a.contextStride + h * a.valueDim, a.contextStride,
                  a.scores ? a.scores + bh * T * S : nullptr, work);
     }

@@ -16,12 +16,15 @@ struct MaskView {
 
 struct AttentionArgs {
   int64_t batch = 0, heads = 0, queryLen = 0, keyLen = 0, keyDim = 0, valueDim = 0;
-  // Projected rows, heads side by side: row (b, t) of queries starts at queries + (b*T + t) * queryStride and
-  // head h occupies [h*keyDim, (h+1)*keyDim) of it; keys and values likewise with S rows per batch.
+  // Projected rows: head h of row (b, t) of the queries starts at queries + (b*T + t) * queryStride +
+  // h * keyDim (heads side by side in a row); of the keys at keys + (b*S + s) * keyStride + h * keyHeadStride, and
+  // likewise the values: heads side by side (keyHeadStride = keyDim), or each head's rows contiguous (keyStride =
+  // keyDim, keyHeadStride = B*S*keyDim), which reads faster.
   const float* queries = nullptr;
   const float* keys = nullptr;
   const float* values = nullptr;
   int64_t queryStride = 0, keyStride = 0, valueStride = 0;
+  int64_t keyHeadStride = 0, valueHeadStride = 0;
   // [B, T, H * valueDim] at rows of contextStride floats. It may be the queries' own storage (context = queries,
   // contextStride = queryStride) when valueDim == keyDim: each (row, head) of queries is read before the same
   // (row, head) of the context is written, and by the same task.

@@ -78,10 +78,25 @@ void PackedMatrix::unpack(float* dst) const {
 
 void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, float* C, int64_t ldc,
           ThreadPool& pool, int maxThreads) {
+  gemm(M, A, lda, B, bias, GemmOutput{C, ldc, B.cols()}, pool, maxThreads);
+}
+
+void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, const GemmOutput& out,
+          ThreadPool& pool, int maxThreads) {
   const GemmConfig& cfg = B.kernels().gemm;
   const int64_t N = B.cols(), K = B.rows();
   const int64_t mr = cfg.mr, nr = cfg.nr;
   if (M <= 0 || N <= 0) return;
+  // The first row of columns [jr, jr + NR) of C, and the distance between its rows.
+  auto columns = [&](int64_t jr, int64_t* ldc) {
+    if (jr < out.split) {
+      *ldc = out.ld;
+      return out.data + jr;
+    }
+    const int64_t j = jr - out.split;
+    *ldc = out.group;
+    return out.groups + j / out.group * M * out.group + j % out.group;
+  };
 
   // Tasks are blocks of columns by rows. Inside one, BLIS's loop nest: for each KC slice of K, each MC-row block of
   // A is packed (it stays in L1 and L2) and swept against the task's KC x width block of B, whose micro-panels
@@ -119,8 +134,10 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
           for (int64_t jr = jBegin; jr < jEnd; jr += nr) {
             const float* b = B.panel(pc, jr);
             const int64_t n = std::min(nr, N - jr);
+            int64_t ldc;
+            float* C = columns(jr, &ldc);
             for (int64_t ir = 0; ir < mLen; ir += mr) {
-              cfg.ukernel(kLen, packed + ir * kLen, b, C + (ic + ir) * ldc + jr, ldc, std::min(mr, mLen - ir), n,
+              cfg.ukernel(kLen, packed + ir * kLen, b, C + (ic + ir) * ldc, ldc, std::min(mr, mLen - ir), n,
                           bias ? bias + jr : nullptr, pc > 0);
             }
           }

@@ -49,9 +49,23 @@ class PackedMatrix {
   const Kernels* kernels_ = nullptr;
 };
 
+// Where the columns of C go. Columns [0, split) are row-major at `data` with leading dimension ld; columns
+// [split, N), when split < N, in blocks of `group` columns, each block a row-major [M, group] matrix of its own,
+// one after another from `groups`: an attention head's keys, all its rows contiguous. split and group are
+// multiples of the micro-kernel's NR, so that no tile straddles two blocks.
+struct GemmOutput {
+  float* data = nullptr;
+  int64_t ld = 0, split = 0;
+  float* groups = nullptr;
+  int64_t group = 0;
+};
+
 // C[M, N] = A[M, K] * B + bias[N] (bias may be null), row-major with leading dimensions; tasks of MC rows by
 // a share of the columns go to the pool.
 void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, float* C, int64_t ldc,
+          ThreadPool& pool, int maxThreads);
+// The same product, C laid out as `out` says.
+void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, const GemmOutput& out,
           ThreadPool& pool, int maxThreads);
 
 }  // namespace fastmha

@@ -102,32 +102,53 @@ void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) cons
   const bool contextInPlace = d.valueDim == d.keyDim;
   float* projected =
       scratch.reserve(static_cast<size_t>(projectedFloats + (contextInPlace ? 0 : queryRows * vWidth)));
+  // Keys and values are written head by head, each head's rows contiguous (GemmOutput), where every GEMM tile's
+  // columns belong to one head: packing a head for the attention then reads whole lines in order, not a few lines a
+  // projected row apart. Queries stay rows of heads side by side, so that the context can take their place.
+  const int64_t nr = queryKernel_.kernels().gemm.nr;
+  const bool keysByHead = d.keyDim % nr == 0, valuesByHead = d.valueDim % nr == 0;
+  const bool bothByHead = keysByHead && valuesByHead && d.keyDim == d.valueDim;  // one GemmOutput::group for both
+  auto byHead = [](float* dst, int64_t headDim) { return GemmOutput{dst, 0, 0, dst, headDim}; };
+  auto setKeys = [&](const float* keys, int64_t rows, bool headMajor, int64_t rowStride) {
+    a.keys = keys;
+    a.keyStride = headMajor ? d.keyDim : rowStride;
+    a.keyHeadStride = headMajor ? rows * d.keyDim : d.keyDim;
+  };
+  auto setValues = [&](const float* values, int64_t rows, bool headMajor, int64_t rowStride) {
+    a.values = values;
+    a.valueStride = headMajor ? d.valueDim : rowStride;
+    a.valueHeadStride = headMajor ? rows * d.valueDim : d.valueDim;
+  };
   if (fused) {
     const int64_t width = fusedKernel_.cols();
-    gemm(queryRows, f.query, d.queryDim, fusedKernel_, orNull(fusedBias_), projected, width, pool, maxThreads);
+    float* keys = projected + queryRows * qkWidth;
+    gemm(queryRows, f.query, d.queryDim, fusedKernel_, orNull(fusedBias_),
+         bothByHead ? GemmOutput{projected, qkWidth, qkWidth, keys, d.keyDim} : GemmOutput{projected, width, width},
+         pool, maxThreads);
     a.queries = projected;
-    a.keys = projected + qkWidth;
-    a.values = projected + 2 * qkWidth;
-    a.queryStride = a.keyStride = a.valueStride = width;
+    a.queryStride = bothByHead ? qkWidth : width;
+    setKeys(bothByHead ? keys : projected + qkWidth, queryRows, bothByHead, width);
+    setValues(bothByHead ? keys + queryRows * qkWidth : projected + 2 * qkWidth, queryRows, bothByHead, width);
   } else {
     float* queries = projected;
     float* keys = queries + queryRows * qkWidth;
     gemm(queryRows, f.query, d.queryDim, queryKernel_, orNull(queryBias_), queries, qkWidth, pool, maxThreads);
     a.queries = queries;
     a.queryStride = qkWidth;
-    a.keys = keys;
     if (f.key == f.value && keyValueKernel_.cols() > 0) {
       const int64_t width = keyValueKernel_.cols();
-      gemm(keyRows, f.key, d.keyInputDim, keyValueKernel_, orNull(keyValueBias_), keys, width, pool, maxThreads);
-      a.values = keys + qkWidth;
-      a.keyStride = a.valueStride = width;
+      gemm(keyRows, f.key, d.keyInputDim, keyValueKernel_, orNull(keyValueBias_),
+           bothByHead ? byHead(keys, d.keyDim) : GemmOutput{keys, width, width}, pool, maxThreads);
+      setKeys(keys, keyRows, bothByHead, width);
+      setValues(keys + (bothByHead ? keyRows : 1) * qkWidth, keyRows, bothByHead, width);
     } else {
       float* values = keys + keyRows * qkWidth;
-      gemm(keyRows, f.key, d.keyInputDim, keyKernel_, orNull(keyBias_), keys, qkWidth, pool, maxThreads);
-      gemm(keyRows, f.value, d.valueInputDim, valueKernel_, orNull(valueBias_), values, vWidth, pool, maxThreads);
-      a.values = values;
-      a.keyStride = qkWidth;
-      a.valueStride = vWidth;
+      gemm(keyRows, f.key, d.keyInputDim, keyKernel_, orNull(keyBias_),
+           keysByHead ? byHead(keys, d.keyDim) : GemmOutput{keys, qkWidth, qkWidth}, pool, maxThreads);
+      gemm(keyRows, f.value, d.valueInputDim, valueKernel_, orNull(valueBias_),
+           valuesByHead ? byHead(values, d.valueDim) : GemmOutput{values, vWidth, vWidth}, pool, maxThreads);
+      setKeys(keys, keyRows, keysByHead, qkWidth);
+      setValues(values, keyRows, valuesByHead, vWidth);
     }
   }
   a.context = contextInPlace ? const_cast<float*>(a.queries) : projected + projectedFloats;

@@ -66,6 +66,32 @@ static void testGemm(std::mt19937& rng, ThreadPool& pool, const Kernels& isa, in
   check(same, "unpack(pack(B)) == B", M, N, K);
 }
 
+// C laid out in blocks (GemmOutput): the first `split` columns row-major, the rest in blocks of `group` columns,
+// each its own [M, group] matrix; every element where it belongs, nothing written past the blocks.
+static void testGemmGroups(std::mt19937& rng, ThreadPool& pool, const Kernels& isa, int64_t M, int64_t split,
+                           int64_t group, int64_t blocks, int64_t K, int threads) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  const int64_t N = split + group * blocks, ld = split + 5;
+  std::vector<float> A(M * K), B(K * N), b(N), C(M * ld + 1, std::nanf("")), G(blocks * M * group + 1, std::nanf(""));
+  for (auto& x : A) x = u(rng);
+  for (auto& x : B) x = u(rng);
+  for (auto& x : b) x = u(rng);
+  PackedMatrix packed(B.data(), K, N, N, isa);
+  gemm(M, A.data(), K, packed, b.data(), GemmOutput{C.data(), ld, split, G.data(), group}, pool, threads);
+  double worst = 0;
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t j = 0; j < N; ++j) {
+      double ref = b[j];
+      for (int64_t k = 0; k < K; ++k) ref += double(A[i * K + k]) * B[k * N + j];
+      const float got = j < split ? C[i * ld + j] : G[((j - split) / group * M + i) * group + (j - split) % group];
+      const double err = std::fabs(got - ref) / (1 + std::fabs(ref));
+      worst = std::isnan(err) ? INFINITY : std::max(worst, err);
+    }
+  }
+  const bool untouched = std::isnan(C.back()) && std::isnan(G.back());
+  check(worst < 1e-5 && untouched, "gemm into column blocks matches float64", M, N, K);
+}
+
 // `rows` rows of `cols` random floats at leading dimension ld, the last one ending where a page that allows no access
 // begins: a kernel that reads past the last row's end (a full-width load where a masked one was due) stops there.
 class GuardedRows {
@@ -257,8 +283,13 @@ int main(int argc, char** argv) {
       for (int64_t kc : {1, 15, 16, 17, 33, 256}) testPackA(rng, *isa, m, kc, kc + m % 3);
     }
     testPackA(rng, *isa, 33, 17, 19);
-    testSoftmaxExp(rng, *isa);
     const int64_t nr = isa->gemm.nr;
+    for (int threads : {1, 3}) {
+      testGemmGroups(rng, pool, *isa, 37, nr, 2 * nr, 2, 19, threads);   // a query block, then keys and values
+      testGemmGroups(rng, pool, *isa, 1, 0, nr, 3, 5, threads);          // every column in blocks
+      testGemmGroups(rng, pool, *isa, 300, 2 * nr, nr, 4, 70, threads);
+    }
+    testSoftmaxExp(rng, *isa);
     for (int64_t rows : {int64_t{1}, int64_t{3}, nr / 2 - 1, nr / 2, nr / 2 + 1, nr - 1, nr}) {
       for (int64_t dk : {1, 7, 16, 17, 33, 64}) testTransposeQueries(rng, *isa, rows, dk, dk + rows % 5);
     }
