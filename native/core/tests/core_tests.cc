@@ -92,6 +92,16 @@ static void testGemmGroups(std::mt19937& rng, ThreadPool& pool, const Kernels& i
   check(worst < 1e-5 && untouched, "gemm into column blocks matches float64", M, N, K);
 }
 
+// A kernel's output buffer: n floats and a few more, all NaN, so that an element it leaves unwritten, or one it
+// writes past its end, shows.
+static std::vector<float> poisoned(size_t n) { return std::vector<float>(n + 16, std::nanf("")); }
+// The floats from n on are still NaN: nothing written past the output's end.
+static bool untouchedFrom(const std::vector<float>& out, size_t n) {
+  return std::all_of(out.begin() + n, out.end(), [](float x) { return std::isnan(x); });
+}
+// Bitwise equal, so that a NaN or a -0 where +0 was due is a difference.
+static bool same(float got, float want) { return std::memcmp(&got, &want, sizeof got) == 0; }
+
 // `rows` rows of `cols` random floats at leading dimension ld, the last one ending where a page that allows no access
 // begins: a kernel that reads past the last row's end (a full-width load where a masked one was due) stops there.
 class GuardedRows {
@@ -119,7 +129,7 @@ static void testPackA(std::mt19937& rng, const Kernels& isa, int64_t m, int64_t 
   const int64_t mr = isa.gemm.mr, panels = (m + mr - 1) / mr;
   GuardedRows guarded(rng, m, kc, lda);
   const float* A = guarded.data();
-  std::vector<float> dst(panels * mr * kc + 16, std::nanf(""));
+  std::vector<float> dst = poisoned(panels * mr * kc);
   isa.gemm.packA(A, lda, m, kc, dst.data());
   bool ok = true;
   for (int64_t p = 0; p < panels; ++p) {
@@ -127,12 +137,11 @@ static void testPackA(std::mt19937& rng, const Kernels& isa, int64_t m, int64_t 
       for (int64_t i = 0; i < mr; ++i) {
         const int64_t row = p * mr + i;
         const float want = row < m ? A[row * lda + k] : 0.0f;
-        ok = ok && std::memcmp(&dst[(p * mr + 0) * kc + k * mr + i], &want, sizeof want) == 0;
+        ok = ok && same(dst[(p * mr + 0) * kc + k * mr + i], want);
       }
     }
   }
-  for (size_t i = panels * mr * kc; i < dst.size(); ++i) ok = ok && std::isnan(dst[i]);
-  check(ok, "packA places every element", m, kc, lda);
+  check(ok && untouchedFrom(dst, panels * mr * kc), "packA places every element", m, kc, lda);
 }
 
 // Qᵀ of an attention tile: every element scaled and placed, zero columns past the tile's queries, nothing written
@@ -142,18 +151,17 @@ static void testTransposeQueries(std::mt19937& rng, const Kernels& isa, int64_t 
   const int64_t nr = isa.gemm.nr;
   GuardedRows guarded(rng, rows, dk, ldq);
   const float* q = guarded.data();
-  std::vector<float> dst(nr * dk + 16, std::nanf(""));
+  std::vector<float> dst = poisoned(nr * dk);
   const float scale = 0.125f + u(rng) * 0.01f;
   isa.transposeQueries(q, ldq, rows, dk, scale, dst.data());
   bool ok = true;
   for (int64_t d = 0; d < dk; ++d) {
     for (int64_t c = 0; c < nr; ++c) {
       const float want = c < rows ? scale * q[c * ldq + d] : 0.0f;
-      ok = ok && std::memcmp(&dst[d * nr + c], &want, sizeof want) == 0;
+      ok = ok && same(dst[d * nr + c], want);
     }
   }
-  for (size_t i = nr * dk; i < dst.size(); ++i) ok = ok && std::isnan(dst[i]);
-  check(ok, "transposeQueries places every query, zero columns after", rows, dk, ldq);
+  check(ok && untouchedFrom(dst, nr * dk), "transposeQueries places every query, zero columns after", rows, dk, ldq);
 }
 
 // An attention head's values as Vᵀ panels: value d of key s at [d / MR][s][d % MR], zero past dv, nothing written
@@ -162,7 +170,7 @@ static void testPackValuesT(std::mt19937& rng, const Kernels& isa, int64_t S, in
   const int64_t mr = isa.gemm.mr, panels = (dv + mr - 1) / mr;
   GuardedRows guarded(rng, S, dv, ld);
   const float* v = guarded.data();
-  std::vector<float> dst(panels * mr * S + 16, std::nanf(""));
+  std::vector<float> dst = poisoned(panels * mr * S);
   isa.packValuesT(v, ld, S, dv, dst.data());
   bool ok = true;
   for (int64_t p = 0; p < panels; ++p) {
@@ -170,12 +178,11 @@ static void testPackValuesT(std::mt19937& rng, const Kernels& isa, int64_t S, in
       for (int64_t i = 0; i < mr; ++i) {
         const int64_t d = p * mr + i;
         const float want = d < dv ? v[s * ld + d] : 0.0f;
-        ok = ok && std::memcmp(&dst[(p * S + s) * mr + i], &want, sizeof want) == 0;
+        ok = ok && same(dst[(p * S + s) * mr + i], want);
       }
     }
   }
-  for (size_t i = panels * mr * S; i < dst.size(); ++i) ok = ok && std::isnan(dst[i]);
-  check(ok, "packValuesT places every value, zero rows after", S, dv, ld);
+  check(ok && untouchedFrom(dst, panels * mr * S), "packValuesT places every value, zero rows after", S, dv, ld);
 }
 
 // Distance in units in the last place between two positive floats.
