@@ -140,7 +140,8 @@ void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) cons
       gemm(keyRows, f.key, d.keyInputDim, keyValueKernel_, orNull(keyValueBias_),
            bothByHead ? byHead(keys, d.keyDim) : GemmOutput{keys, width, width}, pool, maxThreads);
       setKeys(keys, keyRows, bothByHead, width);
-      setValues(keys + (bothByHead ? keyRows : 1) * qkWidth, keyRows, bothByHead, width);
+      // After all heads' keys, or after each row's keys.
+      setValues(bothByHead ? keys + keyRows * qkWidth : keys + qkWidth, keyRows, bothByHead, width);
     } else {
       float* values = keys + keyRows * qkWidth;
       gemm(keyRows, f.key, d.keyInputDim, keyKernel_, orNull(keyBias_),
