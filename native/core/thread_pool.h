@@ -98,9 +98,9 @@ class ThreadPool {
   bool jobsStopping_ = false;
 };
 
-// Called by long-running tasks between blocks of work (about every few hundred microseconds): gives the CPU to a
-// thread that woke meanwhile, the JS event loop above all, instead of leaving it to wait for the next scheduler
-// tick (milliseconds) while the pool keeps every core busy. Costs a system call when nothing else waits.
+// Called by tasks between blocks of work: gives the CPU to a thread that woke meanwhile, the JS event loop above
+// all, instead of leaving it to wait for the next scheduler tick (milliseconds) while the pool keeps every core
+// busy. Yields at most once per 100 us of the calling thread's time, so it may be called after every small block.
 void yieldToWaiting();
 
 // The one pool of the process, created on first use and never destroyed: its threads may still be running
