@@ -3,6 +3,7 @@
 #include "scratch.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -81,6 +82,11 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
   gemm(M, A, lda, B, bias, GemmOutput{C, ldc, B.cols()}, pool, maxThreads);
 }
 
+namespace {
+// Numbers the products, so that a thread knows when the A block it packed last is the one its next task needs.
+std::atomic<uint64_t> products{0};
+}  // namespace
+
 void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, const GemmOutput& out,
           ThreadPool& pool, int maxThreads) {
   const GemmConfig& cfg = B.kernels().gemm;
@@ -118,8 +124,15 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
     return std::min(end, i * panels / tasks * size);
   };
 
+  // A few rows (one row task) are split in column tasks only: a thread that takes several of them packs the rows once,
+  // not once per task (12 rows of 512 are 2 us to pack, a third of a task's work at 2 threads).
+  const uint64_t product = products.fetch_add(1, std::memory_order_relaxed) + 1;
   pool.parallelFor(nTasks * mTasks, 1, threads, [&](int64_t begin, int64_t end) {
     thread_local Scratch aBlock;  // each pool thread keeps its A block buffer between calls
+    thread_local struct {
+      uint64_t product = 0;
+      int64_t ic = 0, pc = 0;
+    } packedBlock;  // which A block aBlock holds
     float* packed = aBlock.reserve(static_cast<size_t>(((cfg.mc + mr - 1) / mr) * mr * cfg.kc));
     for (int64_t task = begin; task < end; ++task) {
       const int64_t jTask = task % nTasks, iTask = task / nTasks;
@@ -129,8 +142,11 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
         const int64_t kLen = std::min(cfg.kc, K - pc);
         for (int64_t ic = iBegin; ic < iEnd; ic += cfg.mc) {
           const int64_t mLen = std::min(cfg.mc, iEnd - ic);
-          if (ic > iBegin) yieldToWaiting();  // an A block is a few hundred microseconds of work
-          cfg.packA(A + ic * lda + pc, lda, mLen, kLen, packed);
+          yieldToWaiting();
+          if (packedBlock.product != product || packedBlock.ic != ic || packedBlock.pc != pc) {
+            cfg.packA(A + ic * lda + pc, lda, mLen, kLen, packed);
+            packedBlock = {product, ic, pc};
+          }
           for (int64_t jr = jBegin; jr < jEnd; jr += nr) {
             const float* b = B.panel(pc, jr);
             const int64_t n = std::min(nr, N - jr);
