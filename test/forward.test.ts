@@ -220,6 +220,18 @@ describe('keys and values written head by head', () => {
   });
 });
 
+// Up to 16 keys, attention goes query by query with the keys as the lanes of a vector: four queries at a time, the
+// context in blocks of four vector registers (64 floats on AVX-512, 32 on AVX2, 16 on SSE2 and NEON) and a remainder.
+describe('up to 16 keys, keys as lanes', () => {
+  it.each([1, 7, 16])('%i keys, queries not a multiple of four, head sizes past whole blocks', (S) =>
+    check({ B: 2, T: 7, S, H: 2, dk: 67, dv: 83, keyInputDim: 13, valueInputDim: 13, attentionMaskShape: 'BHTS',
+      scores: true }));
+  it('16 keys of which the last is padding or in the future', async () => {
+    await check({ B: 2, T: 9, S: 16, H: 3, dk: 17, keyInputDim: 5, valueInputDim: 5, keyLengths: [15, 16] });
+    await check({ B: 1, T: 16, H: 2, dk: 64, causal: true, scores: true });
+  });
+});
+
 describe('rows with nothing to attend', () => {
   it('give the output bias and a zero scores row, never NaN', async () => {
     const mha = new MultiHeadAttention({ numHeads: 2, keyDim: 4 });

@@ -232,7 +232,7 @@ void attendShort(const AttentionArgs& a, AttendRows attendRows, ThreadPool& pool
   const bool masked = a.masked();
   pool.parallelFor(a.batch * H, 1, maxThreads, [&](int64_t begin, int64_t end) {
     thread_local Scratch scratch;
-    const int64_t workFloats = (S + 15) / 16 * 16;  // AttendRows's work
+    const int64_t workFloats = attendRowsWorkFloats(S, a.keyDim);
     float* work = scratch.reserve(static_cast<size_t>(workFloats + (masked ? (T * S + 3) / 4 : 0)));
     uint8_t* allowed = masked ? reinterpret_cast<uint8_t*>(work + workFloats) : nullptr;
     for (int64_t bh = begin; bh < end; ++bh) {
@@ -264,10 +264,14 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
   const int64_t B = a.batch, H = a.heads, T = a.queryLen, S = a.keyLen;
   const int64_t mr = g.mr;
   // Small problems stay on fewer threads: waking one costs about as much as a few million flops.
-  constexpr int64_t kFlopsPerThread = int64_t{1} << 20;
+  // The query-by-query path does a few times less per flop (padding lanes, a softmax per query): a quarter of them
+  // pays for a thread there (cross-attention of 12 queries over 9 keys: 11 -> 7 us on two threads).
+  constexpr int64_t kFlopsPerThread = int64_t{1} << 20, kShortFlopsPerThread = kFlopsPerThread / 4;
   const int64_t flops = 2 * B * H * T * S * (a.keyDim + a.valueDim);
-  maxThreads = static_cast<int>(std::clamp<int64_t>(flops / kFlopsPerThread, 1, std::max(1, maxThreads)));
-  if (S <= kShortKeys || T <= kShortQueries) return attendShort(a, kernels.attendRows, pool, maxThreads);
+  const bool queryByQuery = S <= kShortKeys || T <= kShortQueries;
+  maxThreads = static_cast<int>(
+      std::clamp<int64_t>(flops / (queryByQuery ? kShortFlopsPerThread : kFlopsPerThread), 1, std::max(1, maxThreads)));
+  if (queryByQuery) return attendShort(a, kernels.attendRows, pool, maxThreads);
   Plan p{a, kernels, g, mr * ((256 + mr - 1) / mr), (S + mr - 1) / mr * mr,
          (a.valueDim + mr - 1) / mr * mr, {}};
 

@@ -49,10 +49,13 @@ using OnlineSoftmax = void (*)(float* s, int64_t keys, float* m, float* l, float
 // Attention one query at a time, for short sequences where a tile of NR queries or MR keys would be mostly padding:
 // for t < T, out[t] = sum over allowed s of softmax_s(scale * q[t] . k[s]) v[s], rows t of q, k, v and out at
 // leading dimensions ldq, ldk, ldv, ldo. allowed: T rows of S bytes (nonzero = may attend), or null for all keys.
-// A query with no allowed key gets zeros. probs, when not null, receives the T x S softmax. work: S rounded up to 16
-// floats. out may be q itself (ldo = ldq, dv <= dk): row t of q is read before row t of out is written.
+// A query with no allowed key gets zeros. probs, when not null, receives the T x S softmax. work:
+// attendRowsWorkFloats(S, dk) floats. out may be q itself (ldo = ldq, dv <= dk): rows of q are read before the same
+// rows of out are written.
 using AttendRows = void (*)(const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v, int64_t ldv,
                             int64_t T, int64_t S, int64_t dk, int64_t dv, float scale, const uint8_t* allowed,
                             float* out, int64_t ldo, float* probs, float* work);
+// Scores of up to 16 keys, or the keys transposed (16 lanes by dk) when there are no more.
+inline int64_t attendRowsWorkFloats(int64_t S, int64_t dk) { return S <= 16 ? 16 * dk : (S + 15) / 16 * 16; }
 
 }  // namespace fastmha

@@ -185,6 +185,58 @@ static void testPackValuesT(std::mt19937& rng, const Kernels& isa, int64_t S, in
   check(ok && untouchedFrom(dst, panels * mr * S), "packValuesT places every value, zero rows after", S, dv, ld);
 }
 
+// Query-by-query attention against double precision: keys as lanes (up to 16) and a dot product per key (more),
+// queries not a multiple of four, head sizes past whole vector blocks, a mask that hides a query's every key
+// (zeros), probabilities, and out written over q itself. Outputs poisoned first.
+static void testAttendRows(std::mt19937& rng, const Kernels& isa, int64_t T, int64_t S, int64_t dk, int64_t dv,
+                           bool masked, bool inPlace) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  const int64_t ldq = dk + 3, ldk = dk + 1, ldv = dv + 2, ldo = inPlace ? ldq : dv + 5;
+  std::vector<float> q(T * ldq), k(S * ldk), v(S * ldv);
+  for (auto& x : q) x = u(rng);
+  for (auto& x : k) x = u(rng);
+  for (auto& x : v) x = u(rng);
+  std::vector<uint8_t> allowed(T * S);
+  for (int64_t i = 0; i < T * S; ++i) allowed[i] = !masked || (i * 7 + 3) % 5 != 0;
+  if (masked) std::fill(allowed.begin(), allowed.begin() + S, 0);  // query 0 sees nothing
+  const float scale = 0.3f;
+  std::vector<float> outStore = poisoned(T * ldo), probs = poisoned(T * S);
+  std::vector<float> qIn = q;  // q as it was, for the reference (out may overwrite it)
+  float* out = inPlace ? q.data() : outStore.data();
+  if (inPlace) {
+    for (int64_t t = 0; t < T; ++t) std::fill(q.begin() + t * ldq + dk, q.begin() + (t + 1) * ldq, NAN);
+  }
+  std::vector<float> work(attendRowsWorkFloats(S, dk) + 16);
+  isa.attendRows(q.data(), ldq, k.data(), ldk, v.data(), ldv, T, S, dk, dv, scale, masked ? allowed.data() : nullptr,
+                 out, ldo, probs.data(), work.data());
+  double worst = 0;
+  bool finite = true;
+  for (int64_t t = 0; t < T; ++t) {
+    std::vector<double> w(S, 0.0);
+    double top = -INFINITY, sum = 0;
+    for (int64_t s = 0; s < S; ++s) {
+      if (!allowed[t * S + s]) continue;
+      double dot = 0;
+      for (int64_t d = 0; d < dk; ++d) dot += double(qIn[t * ldq + d]) * k[s * ldk + d];
+      w[s] = dot * scale;
+      top = std::max(top, w[s]);
+    }
+    for (int64_t s = 0; s < S; ++s) sum += w[s] = allowed[t * S + s] ? std::exp(w[s] - top) : 0.0;
+    for (int64_t s = 0; s < S; ++s) {
+      const double p = sum > 0 ? w[s] / sum : 0.0;
+      finite = finite && std::isfinite(probs[t * S + s]);
+      worst = std::max(worst, std::fabs(probs[t * S + s] - p));
+    }
+    for (int64_t d = 0; d < dv; ++d) {
+      double want = 0;
+      for (int64_t s = 0; s < S; ++s) want += (sum > 0 ? w[s] / sum : 0.0) * v[s * ldv + d];
+      finite = finite && std::isfinite(out[t * ldo + d]);
+      worst = std::max(worst, std::fabs(out[t * ldo + d] - want));
+    }
+  }
+  check(finite && worst < 2e-5, "attendRows against double precision", T, S, dk * 1000 + dv);
+}
+
 // Distance in units in the last place between two positive floats.
 static int64_t ulps(float a, float b) {
   int32_t ia, ib;
@@ -305,6 +357,11 @@ int main(int argc, char** argv) {
       for (int64_t S : {1, 2, 17, 33}) testPackValuesT(rng, *isa, S, dv, dv + S % 3);
     }
     testPackValuesT(rng, *isa, 257, 64, 3 * 512);
+    for (int64_t S : {1, 5, 9, 16, 17, 33}) {
+      testAttendRows(rng, *isa, 7, S, 67, 83, S % 2 == 1, false);
+      testAttendRows(rng, *isa, 5, S, 64, 64, true, true);
+      testAttendRows(rng, *isa, 1, S, 3, 5, false, false);
+    }
   }
   for (int64_t n : {1, 2, 17, 1000}) {
     for (int64_t grain : {1, 3, 64}) {

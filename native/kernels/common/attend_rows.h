@@ -1,8 +1,11 @@
-// Attention query by query (kernels.h, AttendRows), in plain C++ vectorized over the head dimension by each ISA's
-// flags. Included by each kernels/<isa>/ file inside an unnamed namespace, as online_softmax.h is (which it uses).
+// Attention query by query (kernels.h, AttendRows), in plain C++ vectorized by each ISA's flags: over the keys when
+// there are at most 16, over the head dimension otherwise. Included by each kernels/<isa>/ file inside an unnamed
+// namespace, as online_softmax.h is (which it uses), with that ISA's register width (config.h, kVectorFloats).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "online_softmax.h"
@@ -45,16 +48,124 @@ inline float dotLanes(const float* __restrict q, const float* __restrict k, int6
   return sumLanes(part);
 }
 
+// V floats as one value (a GCC/Clang vector extension), V the ISA's register width (config.h, kVectorFloats): held
+// in registers, where a float[16] accumulator lived on the stack and every step waited on a store. Wider than the
+// register it would be split through the stack again.
+template <int V>
+struct Vector {
+  typedef float type __attribute__((vector_size(V * sizeof(float))));
+};
+
+template <typename Vec>
+inline Vec loadVector(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <typename Vec>
+inline void storeVector(float* p, Vec v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// Up to kAttendLanes keys (a short sentence, a cross-attention memory): keys are the lanes. The head's keys are
+// transposed once into kT[dk][lanes], so that four queries' scores are vertical FMAs over dk, at least eight
+// independent chains, where a dot product per key ended in a horizontal sum through memory, about 60 cycles a
+// score. Probabilities are normalized before P V, so the context needs no pass after.
+template <int V>
+inline void attendFewKeys(const float* q, int64_t ldq, const float* __restrict k, int64_t ldk,
+                          const float* __restrict v, int64_t ldv, int64_t T, int64_t S, int64_t dk, int64_t dv,
+                          float scale2, const uint8_t* allowed, float* out, int64_t ldo, float* __restrict probs,
+                          float* __restrict kT) {
+  using Vec = typename Vector<V>::type;
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  constexpr int W = kAttendLanes;
+  constexpr int P = W / V;            // vectors per query's scores
+  constexpr int Q = 4;                // queries at once
+  constexpr int D = P == 1 ? 2 : 1;  // interleaved parts of dk, for eight chains on the widest vectors
+  std::fill(kT, kT + dk * W, 0.0f);   // lanes past S: finite scores, replaced by -inf below
+  for (int64_t s = 0; s < S; ++s) {
+    for (int64_t d = 0; d < dk; ++d) kT[d * W + s] = k[s * ldk + d];
+  }
+  for (int64_t t0 = 0; t0 < T; t0 += Q) {
+    // Rows past T repeat the last query: computed, never used, and nothing is read out of bounds.
+    const float* rows[Q];
+    for (int r = 0; r < Q; ++r) rows[r] = q + std::min<int64_t>(t0 + r, T - 1) * ldq;
+    Vec acc[Q][D][P] = {};
+    int64_t d = 0;
+    auto step = [&](int j, int64_t at) {
+#pragma GCC unroll 4
+      for (int r = 0; r < Q; ++r) {
+        const float x = rows[r][at];
+#pragma GCC unroll 4
+        for (int c = 0; c < P; ++c) acc[r][j][c] += x * loadVector<Vec>(kT + at * W + c * V);
+      }
+    };
+    for (; d + D <= dk; d += D) {
+#pragma GCC unroll 2
+      for (int j = 0; j < D; ++j) step(j, d + j);
+    }
+    for (; d < dk; ++d) step(0, d);
+    float scores[Q][W];
+    for (int r = 0; r < Q; ++r) {
+      for (int c = 0; c < P; ++c) {
+        Vec sum = acc[r][0][c];
+        for (int j = 1; j < D; ++j) sum += acc[r][j][c];
+        storeVector(scores[r] + c * V, sum);
+      }
+    }
+    // Every query of the block was read: now their rows of out may be written (out may be q).
+    for (int64_t r = 0; r < Q && t0 + r < T; ++r) {
+      const int64_t t = t0 + r;
+      const uint8_t* ok = allowed ? allowed + t * S : nullptr;
+      float* p = scores[r];
+      float top[W];
+      for (int64_t i = 0; i < W; ++i) top[i] = p[i] = i < S && (!ok || ok[i]) ? p[i] * scale2 : kNegInf;
+      const float maxScore = maxLanes(top);
+      float* o = out + t * ldo;
+      if (maxScore == kNegInf) {  // nothing to attend: a zero row, no division by zero
+        for (int64_t e = 0; e < dv; ++e) o[e] = 0.0f;
+        if (probs) {
+          for (int64_t s = 0; s < S; ++s) probs[t * S + s] = 0.0f;
+        }
+        continue;
+      }
+      float sum[W];
+      for (int64_t i = 0; i < W; ++i) sum[i] = p[i] = weight(p[i], maxScore);
+      const float inv = 1.0f / sumLanes(sum);  // the sum >= 1: the maximum's own term is 2^0
+      for (int64_t i = 0; i < W; ++i) p[i] *= inv;
+      if (probs) {
+        for (int64_t s = 0; s < S; ++s) probs[t * S + s] = p[s];
+      }
+      // The context, four vectors of dimensions at a time held in registers over the keys, then the rest.
+      int64_t e = 0;
+      for (; e + 4 * V <= dv; e += 4 * V) {
+        Vec o4[4] = {};
+        for (int64_t s = 0; s < S; ++s) {
+#pragma GCC unroll 4
+          for (int c = 0; c < 4; ++c) o4[c] += p[s] * loadVector<Vec>(v + s * ldv + e + c * V);
+        }
+        for (int c = 0; c < 4; ++c) storeVector(o + e + c * V, o4[c]);
+      }
+      for (; e < dv; ++e) {
+        float x = 0.0f;
+        for (int64_t s = 0; s < S; ++s) x += p[s] * v[s * ldv + e];
+        o[e] = x;
+      }
+    }
+  }
+}
+
+// More keys (few queries: a decoding step), a dot product per key.
 // q and out are not __restrict: out may overwrite q in place (see AttentionArgs::context), row t of q being read
 // before row t of out is written. work: S rounded up to kAttendLanes floats.
-inline void attendRowsImpl(const float* q, int64_t ldq, const float* __restrict k, int64_t ldk,
+inline void attendManyKeys(const float* q, int64_t ldq, const float* __restrict k, int64_t ldk,
                            const float* __restrict v, int64_t ldv, int64_t T, int64_t S, int64_t dk, int64_t dv,
-                           float scale, const uint8_t* allowed, float* out, int64_t ldo,
+                           float scale2, const uint8_t* allowed, float* out, int64_t ldo,
                            float* __restrict probs, float* __restrict work) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   constexpr int64_t W = kAttendLanes;
   const int64_t padded = (S + W - 1) / W * W;
-  const float scale2 = scale * kLog2e;  // scores in base 2, for weight() (online_softmax.h)
   for (int64_t t = 0; t < T; ++t) {
     for (int64_t s = S; s < padded; ++s) work[s] = kNegInf;  // padding: weight exactly 0 (the last row's it was)
     const float* qt = q + t * ldq;
@@ -95,6 +206,18 @@ inline void attendRowsImpl(const float* q, int64_t ldq, const float* __restrict 
       for (int64_t s = 0; s < S; ++s) probs[t * S + s] = work[s] * inv;
     }
   }
+}
+
+// Attention for short sequences (kernels.h, AttendRows); out may be q (see attendManyKeys).
+template <int V>
+inline void attendRowsImpl(const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v, int64_t ldv,
+                           int64_t T, int64_t S, int64_t dk, int64_t dv, float scale, const uint8_t* allowed,
+                           float* out, int64_t ldo, float* probs, float* work) {
+  const float scale2 = scale * kLog2e;  // scores in base 2, for weight() (online_softmax.h)
+  if (S <= kAttendLanes) {
+    return attendFewKeys<V>(q, ldq, k, ldk, v, ldv, T, S, dk, dv, scale2, allowed, out, ldo, probs, work);
+  }
+  attendManyKeys(q, ldq, k, ldk, v, ldv, T, S, dk, dv, scale2, allowed, out, ldo, probs, work);
 }
 
 }  // namespace
