@@ -37,17 +37,6 @@ inline float maxLanes(float* top) {
   return top[0];
 }
 
-// q . k as kAttendLanes partial sums, added pairwise at the end.
-inline float dotLanes(const float* __restrict q, const float* __restrict k, int64_t n) {
-  float part[kAttendLanes] = {};
-  int64_t d = 0;
-  for (; d + kAttendLanes <= n; d += kAttendLanes) {
-    for (int64_t i = 0; i < kAttendLanes; ++i) part[i] += q[d + i] * k[d + i];
-  }
-  for (int64_t i = 0; d + i < n; ++i) part[i] += q[d + i] * k[d + i];
-  return sumLanes(part);
-}
-
 // V floats as one value (a GCC/Clang vector extension), V the ISA's register width (config.h, kVectorFloats): held
 // in registers, where a float[16] accumulator lived on the stack and every step waited on a store. Wider than the
 // register it would be split through the stack again.
@@ -68,10 +57,72 @@ inline void storeVector(float* p, Vec v) {
   std::memcpy(p, &v, sizeof v);
 }
 
+// The sum of a vector's lanes, by halvings in registers.
+template <int V>
+inline float sumVector(typename Vector<V>::type x) {
+  if constexpr (V == 16) {
+    return sumVector<8>(__builtin_shufflevector(x, x, 0, 1, 2, 3, 4, 5, 6, 7) +
+                        __builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15));
+  } else if constexpr (V == 8) {
+    return sumVector<4>(__builtin_shufflevector(x, x, 0, 1, 2, 3) + __builtin_shufflevector(x, x, 4, 5, 6, 7));
+  } else {
+    static_assert(V == 4, "vectors of 4, 8 or 16 floats");
+    return (x[0] + x[2]) + (x[1] + x[3]);
+  }
+}
+
+// q . k: partial sums in two vectors (two FMA chains), added across lanes once, in registers.
+template <int V>
+inline float dotVector(const float* q, const float* __restrict k, int64_t n) {
+  using Vec = typename Vector<V>::type;
+  Vec x = {}, y = {};
+  int64_t d = 0;
+  for (; d + 2 * V <= n; d += 2 * V) {
+    x += loadVector<Vec>(q + d) * loadVector<Vec>(k + d);
+    y += loadVector<Vec>(q + d + V) * loadVector<Vec>(k + d + V);
+  }
+  if (d + V <= n) {
+    x += loadVector<Vec>(q + d) * loadVector<Vec>(k + d);
+    d += V;
+  }
+  float sum = sumVector<V>(x + y);
+  for (; d < n; ++d) sum += q[d] * k[d];
+  return sum;
+}
+
+// o = scale * sum over s of p[s] v[s]: four vectors of o at a time held in registers over the keys (keys of weight 0,
+// masked, skipped), then one, then single floats. o may be the query row just read.
+template <int V>
+inline void contextRow(const float* __restrict p, int64_t S, const float* __restrict v, int64_t ldv, int64_t dv,
+                       float scale, float* o) {
+  using Vec = typename Vector<V>::type;
+  int64_t e = 0;
+  for (; e + 4 * V <= dv; e += 4 * V) {
+    Vec acc[4] = {};
+    for (int64_t s = 0; s < S; ++s) {
+      if (p[s] == 0.0f) continue;
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) acc[c] += p[s] * loadVector<Vec>(v + s * ldv + e + c * V);
+    }
+    for (int c = 0; c < 4; ++c) storeVector(o + e + c * V, acc[c] * scale);
+  }
+  for (; e + V <= dv; e += V) {
+    Vec acc = {};
+    for (int64_t s = 0; s < S; ++s) {
+      if (p[s] != 0.0f) acc += p[s] * loadVector<Vec>(v + s * ldv + e);
+    }
+    storeVector(o + e, acc * scale);
+  }
+  for (; e < dv; ++e) {
+    float x = 0.0f;
+    for (int64_t s = 0; s < S; ++s) x += p[s] * v[s * ldv + e];
+    o[e] = x * scale;
+  }
+}
+
 // Up to kAttendLanes keys (a short sentence, a cross-attention memory): keys are the lanes. The head's keys are
 // transposed once into kT[dk][lanes], so that four queries' scores are vertical FMAs over dk, at least eight
-// independent chains, where a dot product per key ended in a horizontal sum through memory, about 60 cycles a
-// score. Probabilities are normalized before P V, so the context needs no pass after.
+// independent chains, with no sum across lanes per key.
 template <int V>
 inline void attendFewKeys(const float* q, int64_t ldq, const float* __restrict k, int64_t ldk,
                           const float* __restrict v, int64_t ldv, int64_t T, int64_t S, int64_t dk, int64_t dv,
@@ -133,32 +184,19 @@ inline void attendFewKeys(const float* q, int64_t ldq, const float* __restrict k
       float sum[W];
       for (int64_t i = 0; i < W; ++i) sum[i] = p[i] = weight(p[i], maxScore);
       const float inv = 1.0f / sumLanes(sum);  // the sum >= 1: the maximum's own term is 2^0
-      for (int64_t i = 0; i < W; ++i) p[i] *= inv;
       if (probs) {
-        for (int64_t s = 0; s < S; ++s) probs[t * S + s] = p[s];
+        for (int64_t s = 0; s < S; ++s) probs[t * S + s] = p[s] * inv;
       }
-      // The context, four vectors of dimensions at a time held in registers over the keys, then the rest.
-      int64_t e = 0;
-      for (; e + 4 * V <= dv; e += 4 * V) {
-        Vec o4[4] = {};
-        for (int64_t s = 0; s < S; ++s) {
-#pragma GCC unroll 4
-          for (int c = 0; c < 4; ++c) o4[c] += p[s] * loadVector<Vec>(v + s * ldv + e + c * V);
-        }
-        for (int c = 0; c < 4; ++c) storeVector(o + e + c * V, o4[c]);
-      }
-      for (; e < dv; ++e) {
-        float x = 0.0f;
-        for (int64_t s = 0; s < S; ++s) x += p[s] * v[s * ldv + e];
-        o[e] = x;
-      }
+      contextRow<V>(p, S, v, ldv, dv, inv, out + t * ldo);
     }
   }
 }
 
-// More keys (few queries: a decoding step), a dot product per key.
+// More keys (few queries: a decoding step), a dot product per key, in registers: summed across lanes on the
+// stack, a float[16] at a time, it took about 60 cycles a score.
 // q and out are not __restrict: out may overwrite q in place (see AttentionArgs::context), row t of q being read
 // before row t of out is written. work: S rounded up to kAttendLanes floats.
+template <int V>
 inline void attendManyKeys(const float* q, int64_t ldq, const float* __restrict k, int64_t ldk,
                            const float* __restrict v, int64_t ldv, int64_t T, int64_t S, int64_t dk, int64_t dv,
                            float scale2, const uint8_t* allowed, float* out, int64_t ldo,
@@ -171,15 +209,15 @@ inline void attendManyKeys(const float* q, int64_t ldq, const float* __restrict 
     const float* qt = q + t * ldq;
     const uint8_t* ok = allowed ? allowed + t * S : nullptr;
     float* o = out + t * ldo;
-    for (int64_t s = 0; s < S; ++s) work[s] = !ok || ok[s] ? dotLanes(qt, k + s * ldk, dk) * scale2 : kNegInf;
+    for (int64_t s = 0; s < S; ++s) work[s] = !ok || ok[s] ? dotVector<V>(qt, k + s * ldk, dk) * scale2 : kNegInf;
     float top[W];
     for (int64_t i = 0; i < W; ++i) top[i] = kNegInf;
     for (int64_t s0 = 0; s0 < padded; s0 += W) {
       for (int64_t i = 0; i < W; ++i) top[i] = work[s0 + i] > top[i] ? work[s0 + i] : top[i];
     }
     const float maxScore = maxLanes(top);
-    for (int64_t d = 0; d < dv; ++d) o[d] = 0.0f;
     if (maxScore == kNegInf) {  // nothing to attend: a zero row, no division by zero
+      for (int64_t d = 0; d < dv; ++d) o[d] = 0.0f;
       if (probs) {
         for (int64_t s = 0; s < S; ++s) probs[t * S + s] = 0.0f;
       }
@@ -193,15 +231,8 @@ inline void attendManyKeys(const float* q, int64_t ldq, const float* __restrict 
         part[i] += p;
       }
     }
-    for (int64_t s = 0; s < S; ++s) {
-      const float p = work[s];
-      if (p == 0.0f) continue;
-      const float* vs = v + s * ldv;
-#pragma omp simd
-      for (int64_t d = 0; d < dv; ++d) o[d] += p * vs[d];
-    }
     const float inv = 1.0f / sumLanes(part);  // the sum >= 1: the maximum's own term is 2^0
-    for (int64_t d = 0; d < dv; ++d) o[d] *= inv;
+    contextRow<V>(work, S, v, ldv, dv, inv, o);
     if (probs) {
       for (int64_t s = 0; s < S; ++s) probs[t * S + s] = work[s] * inv;
     }
@@ -217,7 +248,7 @@ inline void attendRowsImpl(const float* q, int64_t ldq, const float* k, int64_t 
   if (S <= kAttendLanes) {
     return attendFewKeys<V>(q, ldq, k, ldk, v, ldv, T, S, dk, dv, scale2, allowed, out, ldo, probs, work);
   }
-  attendManyKeys(q, ldq, k, ldk, v, ldv, T, S, dk, dv, scale2, allowed, out, ldo, probs, work);
+  attendManyKeys<V>(q, ldq, k, ldk, v, ldv, T, S, dk, dv, scale2, allowed, out, ldo, probs, work);
 }
 
 }  // namespace
