@@ -131,10 +131,10 @@ inline void attendFewKeys(const float* q, int64_t ldq, const float* __restrict k
   using Vec = typename Vector<V>::type;
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   constexpr int W = kAttendLanes;
-  constexpr int P = W / V;            // vectors per query's scores
-  constexpr int Q = 4;                // queries at once
+  constexpr int P = W / V;           // vectors per query's scores
+  constexpr int Q = 4;               // queries at once
   constexpr int D = P == 1 ? 2 : 1;  // interleaved parts of dk, for eight chains on the widest vectors
-  std::fill(kT, kT + dk * W, 0.0f);   // lanes past S: finite scores, replaced by -inf below
+  std::fill(kT, kT + dk * W, 0.0f);  // lanes past S: finite scores, replaced by -inf below
   for (int64_t s = 0; s < S; ++s) {
     for (int64_t d = 0; d < dk; ++d) kT[d * W + s] = k[s * ldk + d];
   }
