@@ -21,11 +21,11 @@ void transposeQueries(const float* q, int64_t ldq, int64_t rows, int64_t dk, flo
 
 void packValuesT(const float* values, int64_t ld, int64_t S, int64_t dv, float* dst);
 
-// KC 768 as for AVX-512 (C read and written once for E <= 768): 10-15% over KC 256 on the shapes, measured
-// with FASTMHA_ISA=avx2 on Zen 4.
-// Floats in one vector register (ymm): the width of the compiler-vectorized kernels' vector values.
+// Floats in one vector register (ymm): the width of the vector values in the compiler-vectorized kernels.
 constexpr int kVectorFloats = 8;
 
+// KC 768 as for AVX-512 (C read and written once for E <= 768): 10-15% over KC 256 on the shapes, measured
+// with FASTMHA_ISA=avx2 on Zen 4.
 constexpr GemmConfig kGemm{6, 16, 96, 768, 1024, sgemm_ukernel_6x16, packA};
 
 }  // namespace avx2

@@ -22,13 +22,13 @@ void transposeQueries(const float* q, int64_t ldq, int64_t rows, int64_t dk, flo
 
 void packValuesT(const float* values, int64_t ld, int64_t S, int64_t dv, float* dst);
 
+// Floats in one vector register (zmm): the width of the vector values in the compiler-vectorized kernels.
+constexpr int kVectorFloats = 16;
+
 // KC 768 covers K whole for E <= 768: C is read and written once instead of once per KC slice, which cost more
 // than the B micro-panels (KC x 32 = 96 KiB) gain by staying in L1; they stream from L2 with a prefetch. A
 // blocks of MC x KC = 84 KiB. Measured here (npm run bench:gemm, side by side with OpenBLAS) against MC 14-420,
 // KC 128-1024, NC 256-1024: KC 256 was 5-10% slower on every shape of the issue.
-// Floats in one vector register (zmm): the width of the compiler-vectorized kernels' vector values.
-constexpr int kVectorFloats = 16;
-
 constexpr GemmConfig kGemm{14, 32, 28, 768, 1024, sgemm_ukernel_14x32, packA};
 
 }  // namespace avx512

@@ -22,7 +22,8 @@ void transposeQueries(const float* q, int64_t ldq, int64_t rows, int64_t dk, flo
 
 void packValuesT(const float* values, int64_t ld, int64_t S, int64_t dv, float* dst);
 
-// Floats in one vector register (q registers): the width of the compiler-vectorized kernels' vector values.
+// Floats in one vector register (NEON q registers): the width of the vector values in the
+// compiler-vectorized kernels.
 constexpr int kVectorFloats = 4;
 
 constexpr GemmConfig kGemm{8, 12, 64, 256, 768, sgemm_ukernel_8x12, packA};

@@ -21,7 +21,8 @@ void transposeQueries(const float* q, int64_t ldq, int64_t rows, int64_t dk, flo
 
 void packValuesT(const float* values, int64_t ld, int64_t S, int64_t dv, float* dst);
 
-// Floats in one vector register (SSE2 xmm, the x86-64 baseline): the width of the compiler-vectorized kernels' vector values.
+// Floats in one vector register (SSE2 xmm, the x86-64 baseline): the width of the vector values in the
+// compiler-vectorized kernels.
 constexpr int kVectorFloats = 4;
 
 constexpr GemmConfig kGemm{4, 16, 64, 256, 512, sgemm_ukernel_4x16, packA};
