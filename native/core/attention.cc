@@ -264,9 +264,10 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
   const int64_t B = a.batch, H = a.heads, T = a.queryLen, S = a.keyLen;
   const int64_t mr = g.mr;
   // Small problems stay on fewer threads: waking one costs about as much as a few million flops.
-  // The query-by-query path does a few times less per flop (padding lanes, a softmax per query): a quarter of them
-  // pays for a thread there (cross-attention of 12 queries over 9 keys: 11 -> 7 us on two threads).
-  constexpr int64_t kFlopsPerThread = int64_t{1} << 20, kShortFlopsPerThread = kFlopsPerThread / 4;
+  // The query-by-query path does several times less per flop (padding lanes, a softmax per query): a sixteenth of
+  // them pays for a thread there (cross-attention of 12 queries over 9 keys, 0.22 Mflop: median 12.5-12.8 -> 10.9-11.5
+  // us on two threads inside a forward).
+  constexpr int64_t kFlopsPerThread = int64_t{1} << 20, kShortFlopsPerThread = kFlopsPerThread / 16;
   const int64_t flops = 2 * B * H * T * S * (a.keyDim + a.valueDim);
   const bool queryByQuery = S <= kShortKeys || T <= kShortQueries;
   maxThreads = static_cast<int>(
