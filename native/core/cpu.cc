@@ -54,10 +54,6 @@ const std::vector<std::string>& features() {
   return *f;
 }
 
-bool has(const char* feature) {
-  const auto& f = features();
-  return std::find(f.begin(), f.end(), feature) != f.end();
-}
 
 // One ISA's table: every kernel its folder (kernels/<isa>/config.h) declares.
 #define FASTMHA_KERNEL_TABLE(isa) \
@@ -67,19 +63,36 @@ bool has(const char* feature) {
 const std::vector<Kernels>& supported() {
   static const auto* tables = [] {
     auto* t = new std::vector<Kernels>;
+    for (const std::string& isa : isasFor(features())) {
 #if defined(__x86_64__) || defined(_M_X64)
-    if (has("avx512f")) t->push_back(FASTMHA_KERNEL_TABLE(avx512));
-    if (has("avx2") && has("fma")) t->push_back(FASTMHA_KERNEL_TABLE(avx2));
+      if (isa == "avx512") t->push_back(FASTMHA_KERNEL_TABLE(avx512));
+      if (isa == "avx2") t->push_back(FASTMHA_KERNEL_TABLE(avx2));
 #elif defined(__aarch64__)
-    t->push_back(FASTMHA_KERNEL_TABLE(neon));
+      if (isa == "neon") t->push_back(FASTMHA_KERNEL_TABLE(neon));
 #endif
-    t->push_back(FASTMHA_KERNEL_TABLE(scalar));
+      if (isa == "scalar") t->push_back(FASTMHA_KERNEL_TABLE(scalar));
+    }
     return t;
   }();
   return *tables;
 }
 
 }  // namespace
+
+std::vector<std::string> isasFor(const std::vector<std::string>& features) {
+  auto has = [&](const char* name) { return std::find(features.begin(), features.end(), name) != features.end(); };
+  std::vector<std::string> isas;
+#if defined(__x86_64__) || defined(_M_X64)
+  // Every extension the folder is compiled with (CMakeLists.txt): the compiler may use any of them. The first
+  // AVX-512 chips (Xeon Phi) had F without DQ, BW and VL.
+  if (has("avx512f") && has("avx512dq") && has("avx512bw") && has("avx512vl")) isas.push_back("avx512");
+  if (has("avx2") && has("fma")) isas.push_back("avx2");
+#elif defined(__aarch64__)
+  if (has("neon")) isas.push_back("neon");
+#endif
+  isas.push_back("scalar");
+  return isas;
+}
 
 const Kernels* kernelsFor(const std::string& isa) {
   for (const Kernels& k : supported()) {

@@ -25,6 +25,8 @@ struct CpuInfo {
 // The best table this CPU supports, or the one FASTMHA_ISA names (scalar, avx2, avx512, neon) when the CPU
 // supports it.
 const Kernels& kernels();
+// The instruction sets whose kernels a CPU with these features (CpuInfo::features) runs, best first.
+std::vector<std::string> isasFor(const std::vector<std::string>& features);
 // The table for one instruction set, or null when this build or this CPU lacks it (for tests and benchmarks).
 const Kernels* kernelsFor(const std::string& isa);
 CpuInfo cpuInfo();

@@ -393,6 +393,14 @@ int main(int argc, char** argv) {
   check(order == std::vector<int>({0, 1, 2, 3, 4}), "submitted jobs run in order");
   check(availableCpus() >= 1, "availableCpus");
   check(kernels().gemm.ukernel != nullptr && kernelsFor("scalar") != nullptr, "dispatch table filled");
+#if defined(__x86_64__)
+  using Isas = std::vector<std::string>;
+  const Isas zen4 = {"sse2", "avx", "fma", "avx2", "avx512f", "avx512dq", "avx512bw", "avx512vl"};
+  check(isasFor(zen4) == Isas({"avx512", "avx2", "scalar"}), "AVX-512 with DQ, BW and VL: every path");
+  check(isasFor({"sse2", "avx", "fma", "avx2", "avx512f"}) == Isas({"avx2", "scalar"}),
+        "AVX-512F alone (Xeon Phi): not the avx512 kernels, compiled with DQ, BW and VL");
+  check(isasFor({"sse2", "avx", "avx2"}) == Isas({"scalar"}), "AVX2 without FMA: scalar");
+#endif
 
   std::printf("core tests: %d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
