@@ -2,6 +2,7 @@
 // exponential against double precision, the thread pool's coverage of every index. Prints one line per failure
 // and "core tests: N passed, M failed".
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdlib>
 #include <atomic>
@@ -258,17 +259,24 @@ static void testSoftmaxExp(std::mt19937& rng, const Kernels& isa) {
   }
   s[5 * nr + 1] = -INFINITY;
   s[9 * nr + 2] = -125.0f;
+  // Below the exponential's range: a weight of at most 2^-124 (0 included), never a denormal, never NaN.
+  s[10 * nr + 3] = -140.0f;
+  s[11 * nr + 4] = -1e30f;
   x = s;
   std::vector<float> m(nr, -INFINITY), l(nr, 0.0f), alpha(nr, -1.0f);
   isa.onlineSoftmax(s.data(), keys, m.data(), l.data(), alpha.data());
   int64_t worst = 0;
-  bool exact = true, sums = true;
+  bool exact = true, sums = true, tiny = true;
   for (int c = 0; c < nr; ++c) {
     double sum = 0;
     for (int64_t k = 0; k < keys; ++k) {
       const float got = s[k * nr + c];
       if (x[k * nr + c] == -INFINITY) {
         exact = exact && got == 0.0f;
+        continue;
+      }
+      if (x[k * nr + c] < -125.0f) {
+        tiny = tiny && (got == 0.0f || (got >= FLT_MIN && got <= 0x1p-124f));
         continue;
       }
       const double want = std::exp2(double(x[k * nr + c]));
@@ -280,6 +288,7 @@ static void testSoftmaxExp(std::mt19937& rng, const Kernels& isa) {
   std::printf("kernels %s: 2^x within %lld ulp on [-125, 0]\n", isa.isa, static_cast<long long>(worst));
   check(worst <= 2, "softmax 2^x within 2 ulp", worst);
   check(exact, "softmax gives masked entries exactly 0");
+  check(tiny, "softmax weights below 2^-125: at most 2^-124, never denormal");
   check(sums, "softmax running maximum, sum and rescale factor");
 }
 

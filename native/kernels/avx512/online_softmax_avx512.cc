@@ -14,16 +14,19 @@ namespace {
 
 static_assert(kGemm.nr == 32, "a key row of the tile is two zmm of queries");
 
-// 2^d for d <= 0 as exp2NonPositive computes it (common/online_softmax.h), in the lanes of `keep`; 0 in the others.
-// A NaN d (-inf minus -inf) clamps to kExp2Min: vmaxps returns its second operand when one is NaN.
-inline __m512 exp2Masked(__m512 d, __mmask16 keep) {
-  const __m512 magic = _mm512_set1_ps(kRoundMagic);
-  d = _mm512_max_ps(d, _mm512_set1_ps(kExp2Min));
-  const __m512 n = _mm512_sub_ps(_mm512_add_ps(d, magic), magic);
-  const __m512 r = _mm512_sub_ps(d, n);
+// 2^d for d <= 0 as exp2NonPositive computes it (common/online_softmax.h), except for d below kExp2Min (a masked
+// score's -inf, or NaN), which give 0: a weight of 2^-125 beside the maximum's 1 is far below a float's precision
+// anyway, and 0 keeps masked scores out. The split d = n + r is vreduceps (r = d - round(d)) and a subtract, and the
+// mask is a compare beside the chain, not on it: 10 instructions from d to 2^d. Computing it as exp2NonPositive
+// does (clamp, round by adding and subtracting 1.5 * 2^23, mask where the score was -inf) took 13.
+inline __m512 exp2Weight(__m512 d) {
+  const __mmask16 keep = _mm512_cmp_ps_mask(d, _mm512_set1_ps(kExp2Min), _CMP_GE_OQ);
+  const __m512 r = _mm512_reduce_ps(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 n = _mm512_sub_ps(d, r);
   __m512 p = _mm512_set1_ps(kExp2Poly[0]);
 #pragma GCC unroll 6
   for (int i = 1; i < 7; ++i) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kExp2Poly[i]));
+  // From kExp2Min up, 2^n is a normal number: no denormal output, which can cost a microcode assist.
   return _mm512_maskz_scalef_ps(keep, p, n);
 }
 
@@ -47,7 +50,7 @@ void onlineSoftmax(float* s, int64_t keys, float* m, float* l, float* alpha) {
 #pragma GCC unroll 2
     for (int h = 0; h < 2; ++h) {
       const __m512 x = _mm512_loadu_ps(row + 16 * h);
-      const __m512 p = exp2Masked(_mm512_sub_ps(x, shift[h]), finite(x));
+      const __m512 p = exp2Weight(_mm512_sub_ps(x, shift[h]));
       _mm512_storeu_ps(row + 16 * h, p);
       sum[h] = _mm512_add_ps(sum[h], p);
     }
@@ -55,7 +58,7 @@ void onlineSoftmax(float* s, int64_t keys, float* m, float* l, float* alpha) {
   // alpha = 2^(m_old - m_new); 0 for a query that had nothing before, 1 for one that still has nothing.
   for (int h = 0; h < 2; ++h) {
     const __mmask16 had = finite(mOld[h]);
-    const __m512 a = _mm512_mask_mov_ps(exp2Masked(_mm512_sub_ps(mOld[h], mNew[h]), had),
+    const __m512 a = _mm512_mask_mov_ps(_mm512_maskz_mov_ps(had, exp2Weight(_mm512_sub_ps(mOld[h], mNew[h]))),
                                         ~had & ~finite(mNew[h]), _mm512_set1_ps(1.0f));
     _mm512_storeu_ps(alpha + 16 * h, a);
     _mm512_storeu_ps(l + 16 * h, _mm512_fmadd_ps(_mm512_loadu_ps(l + 16 * h), a, sum[h]));
