@@ -1,6 +1,7 @@
 // The online softmax (kernels.h, OnlineSoftmax) for the 14 x 32 tile, in intrinsics: one key row of sᵀ is two zmm
 // of queries. The compiler's vectorization of the shared template (kernels/common/online_softmax.h) spent 19
-// instructions per 16 scores; here 2^n is applied and masked scores zeroed by one vscalefps, 14 in all.
+// instructions per 16 scores; here vreduceps splits the exponent and one masked vscalefps applies 2^n and zeroes
+// masked scores: 15 per 16 scores, the load and the store included.
 #include <immintrin.h>
 
 #include <cmath>
