@@ -65,8 +65,10 @@ inline void row(int64_t kc, const float* a, const float* b, float* c, __m256i lo
   for (auto& p : acc) p[0] = p[1] = _mm256_setzero_ps();
   int64_t k = 0;
   for (; k + 4 <= kc; k += 4, a += 4 * MR, b += 4 * 16) {
-    _mm_prefetch(reinterpret_cast<const char*>(b + 256), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 272), _MM_HINT_T0);
+    // The 4 lines of B these 4 steps take, 16 steps ahead (B streams from L3 or memory for a single row); half of
+    // them, as before, left 1 x 2304 x 768 5% slower (paired runs).
+#pragma GCC unroll 4
+    for (int line = 0; line < 4; ++line) _mm_prefetch(reinterpret_cast<const char*>(b + 256 + 16 * line), _MM_HINT_T0);
 #pragma GCC unroll 4
     for (int u = 0; u < 4; ++u) {
       const __m256 ak = _mm256_broadcast_ss(a + u * MR);

@@ -76,10 +76,10 @@ inline void row(int64_t kc, const float* a, const float* b, float* c, __mmask16 
   for (auto& p : acc) p[0] = p[1] = _mm512_setzero_ps();
   int64_t k = 0;
   for (; k + 4 <= kc; k += 4, a += 4 * 14, b += 4 * 32) {
-    _mm_prefetch(reinterpret_cast<const char*>(b + 512), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 528), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 544), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b + 560), _MM_HINT_T0);
+    // The 8 lines of B these 4 steps take, 16 steps ahead: a row's product streams B from L3 or memory (each weight
+    // is read once), and prefetching half of them, as before, left 1 x 2304 x 768 6% slower (paired runs).
+#pragma GCC unroll 8
+    for (int line = 0; line < 8; ++line) _mm_prefetch(reinterpret_cast<const char*>(b + 512 + 16 * line), _MM_HINT_T0);
 #pragma GCC unroll 4
     for (int u = 0; u < 4; ++u) {
       const __m512 ak = _mm512_set1_ps(a[u * 14]);
