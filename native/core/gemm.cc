@@ -20,24 +20,19 @@ AlignedFloats allocateFloats(size_t count) {
   return AlignedFloats(static_cast<float*>(p));
 }
 
-PackedMatrix::PackedMatrix(const float* src, int64_t rows, int64_t cols, int64_t ld, const Kernels& kernels,
-                           Source source, int64_t rowBlock)
-    : rows_(rows), cols_(cols), rowBlock_(rowBlock > 0 ? rowBlock : kernels.gemm.kc), kernels_(&kernels) {
-  const int64_t nr = kernels.gemm.nr;
+PackedMatrix::PackedMatrix(const float* src, int64_t rows, int64_t cols, int64_t ld, const Kernels& kernels)
+    : rows_(rows), cols_(cols), kernels_(&kernels) {
+  const int64_t nr = kernels.gemm.nr, kc = kernels.gemm.kc;
   paddedCols_ = (cols + nr - 1) / nr * nr;
   size_ = static_cast<size_t>(rows * paddedCols_);
   data_ = allocateFloats(size_);
-  for (int64_t pc = 0; pc < rows; pc += rowBlock_) {
-    const int64_t kLen = std::min(rowBlock_, rows - pc);
+  for (int64_t pc = 0; pc < rows; pc += kc) {
+    const int64_t kLen = std::min(kc, rows - pc);
     for (int64_t jr = 0; jr < cols; jr += nr) {
       float* dst = const_cast<float*>(panel(pc, jr));
       const int64_t n = std::min(nr, cols - jr);
       for (int64_t k = 0; k < kLen; ++k, dst += nr) {
-        if (source == Source::RowMajor) {
-          std::memcpy(dst, src + (pc + k) * ld + jr, n * sizeof(float));
-        } else {
-          for (int64_t j = 0; j < n; ++j) dst[j] = src[(jr + j) * ld + pc + k];
-        }
+        std::memcpy(dst, src + (pc + k) * ld + jr, n * sizeof(float));
         std::fill(dst + n, dst + nr, 0.0f);
       }
     }
@@ -61,12 +56,12 @@ PackedMatrix PackedMatrix::concat(const PackedMatrix* parts[], int count) {
 }
 
 const float* PackedMatrix::panel(int64_t pc, int64_t jr) const {
-  const int64_t kLen = std::min(rowBlock_, rows_ - pc);
+  const int64_t kLen = std::min(kernels_->gemm.kc, rows_ - pc);
   return data_.get() + pc * paddedCols_ + jr * kLen;
 }
 
 void PackedMatrix::unpack(float* dst) const {
-  const int64_t nr = kernels_->gemm.nr, kc = rowBlock_;
+  const int64_t nr = kernels_->gemm.nr, kc = kernels_->gemm.kc;
   for (int64_t pc = 0; pc < rows_; pc += kc) {
     const int64_t kLen = std::min(kc, rows_ - pc);
     for (int64_t jr = 0; jr < cols_; jr += nr) {

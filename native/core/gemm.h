@@ -22,13 +22,9 @@ AlignedFloats allocateFloats(size_t count);  // throws std::bad_alloc
 // panels one after another, each kc x NR with zero columns past N. Prepared once (weights are constant).
 class PackedMatrix {
  public:
-  // RowMajor: src is [rows, cols]. Transposed: src is [cols, rows] and its transpose is packed (keys, for Q Kᵀ).
-  enum class Source { RowMajor, Transposed };
-
   PackedMatrix() = default;
-  // rowBlock: rows per block (a panel's kc), KC by default.
-  PackedMatrix(const float* src, int64_t rows, int64_t cols, int64_t ld, const Kernels& kernels,
-               Source source = Source::RowMajor, int64_t rowBlock = 0);
+  // src is row-major [rows, cols] with leading dimension ld.
+  PackedMatrix(const float* src, int64_t rows, int64_t cols, int64_t ld, const Kernels& kernels);
   // Several weight matrices of equal row count side by side, as one [rows, sum of cols] operand (the fused
   // query|key|value projection of self-attention).
   static PackedMatrix concat(const PackedMatrix* parts[], int count);
@@ -45,7 +41,7 @@ class PackedMatrix {
  private:
   AlignedFloats data_;
   size_t size_ = 0;
-  int64_t rows_ = 0, cols_ = 0, paddedCols_ = 0, rowBlock_ = 0;
+  int64_t rows_ = 0, cols_ = 0, paddedCols_ = 0;
   const Kernels* kernels_ = nullptr;
 };
 
