@@ -144,7 +144,7 @@ void attendTile(const Plan& p, const Tile& tile) {
   // The context rows this tile writes at the end, and the queries of the tile before it (computed next: tiles run
   // from the last), fetched while the tile computes: rows [c0, c1) of both before the key block that begins at s0,
   // spread over the blocks. All at once (256 lines) they filled the line fill buffers and the tile waited on them:
-  // 1.7% of a long sequence's attention time in perf's samples; spread, the tile's own share fell by 2-3 points.
+  // 1.7% of a long sequence's attention time in perf's samples; spread, the tile's own share fell by 1.4-2.7 points.
   const int64_t previousRows = std::min(nr, tile.t0);
   const int64_t blocks = std::max<int64_t>(1, (keysSeen + p.blockKeys - 1) / p.blockKeys);
   auto prefetchRows = [&](int64_t s0) {

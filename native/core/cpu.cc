@@ -54,7 +54,6 @@ const std::vector<std::string>& features() {
   return *f;
 }
 
-
 // One ISA's table: every kernel its folder (kernels/<isa>/config.h) declares.
 #define FASTMHA_KERNEL_TABLE(isa) \
   Kernels { #isa, isa::kGemm, isa::onlineSoftmax, isa::attendRows, isa::transposeQueries, isa::packValuesT }
