@@ -55,7 +55,11 @@ using OnlineSoftmax = void (*)(float* s, int64_t keys, float* m, float* l, float
 using AttendRows = void (*)(const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v, int64_t ldv,
                             int64_t T, int64_t S, int64_t dk, int64_t dv, float scale, const uint8_t* allowed,
                             float* out, int64_t ldo, float* probs, float* work);
-// Up to 16 keys: the keys transposed, 16 lanes by dk; more: the scores of one query, S rounded up to 16.
-inline int64_t attendRowsWorkFloats(int64_t S, int64_t dk) { return S <= 16 ? 16 * dk : (S + 15) / 16 * 16; }
+// Keys are handled kAttendLanes at a time: up to that many, as the lanes of a vector (kernels/common/attend_rows.h).
+constexpr int64_t kAttendLanes = 16;
+// Up to kAttendLanes keys: the keys transposed, kAttendLanes by dk; more: one query's scores, S rounded up.
+inline int64_t attendRowsWorkFloats(int64_t S, int64_t dk) {
+  return S <= kAttendLanes ? kAttendLanes * dk : (S + kAttendLanes - 1) / kAttendLanes * kAttendLanes;
+}
 
 }  // namespace fastmha

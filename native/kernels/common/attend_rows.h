@@ -13,10 +13,9 @@
 namespace fastmha {
 namespace {
 
-// Every loop over keys or over a head's dimensions below runs in blocks of a compile-time kAttendLanes: such a
-// loop becomes whole vectors under each ISA's flags, where a loop of S iterations (under 16 here by design) would
-// run entirely in its scalar remainder, and a plain float sum would chain dk dependent adds.
-constexpr int64_t kAttendLanes = 16;
+// Every loop over keys or over a head's dimensions below runs in blocks of a compile-time kAttendLanes (kernels.h):
+// such a loop becomes whole vectors under each ISA's flags, where a loop of S iterations (under 16 here by design)
+// would run entirely in its scalar remainder, and a plain float sum would chain dk dependent adds.
 
 // The lanes' sum (maximum), pairwise: straight-line halvings once unrolled.
 inline float sumLanes(float* part) {
@@ -187,7 +186,7 @@ inline void attendFewKeys(const float* q, int64_t ldq, const float* __restrict k
       if (probs) {
         for (int64_t s = 0; s < S; ++s) probs[t * S + s] = p[s] * inv;
       }
-      contextRow<V>(p, S, v, ldv, dv, inv, out + t * ldo);
+      contextRow<V>(p, S, v, ldv, dv, inv, o);
     }
   }
 }
