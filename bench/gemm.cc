@@ -14,6 +14,7 @@
 #include "../native/core/cpu.h"
 #include "../native/core/gemm.h"
 #include "../native/core/thread_pool.h"
+#include "common.h"
 #include "fma_peak.h"
 
 #ifdef FASTMHA_HAVE_OPENBLAS
@@ -22,16 +23,12 @@ extern "C" void openblas_set_num_threads(int);
 #endif
 
 using namespace fastmha;
+using fastmha_bench::median;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
 double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // FMA peak of `threads` cores together, in GFLOP/s, with the widest FMA this CPU has.
 double fmaPeak(int threads) {
@@ -70,11 +67,7 @@ int main(int argc, char** argv) {
       peakOnly = true;
     } else if (arg == "--threads" && i + 1 < argc) {
       threadCounts.clear();
-      for (const char* p = argv[++i]; *p;) {
-        threadCounts.push_back(std::atoi(p));
-        while (*p && *p != ',') ++p;
-        if (*p == ',') ++p;
-      }
+      for (const std::string& t : fastmha_bench::splitList(argv[++i])) threadCounts.push_back(std::atoi(t.c_str()));
     } else if (arg == "--shape" && i + 1 < argc) {
       int64_t m, n, k;
       if (std::sscanf(argv[++i], "%ldx%ldx%ld", &m, &n, &k) == 3) {

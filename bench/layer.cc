@@ -14,8 +14,11 @@
 #include "../native/core/cpu.h"
 #include "../native/core/mha.h"
 #include "../native/core/thread_pool.h"
+#include "common.h"
 
 using namespace fastmha;
+using fastmha_bench::median;
+using fastmha_bench::splitList;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -31,26 +34,6 @@ const std::map<std::string, Shape> kShapes = {
     {"long", {1, 2048, 2048, 512, 8}},
     {"cross", {1, 12, 9, 512, 8}},
 };
-
-std::vector<std::string> splitList(const char* s) {
-  std::vector<std::string> parts;
-  std::string part;
-  for (; *s; ++s) {
-    if (*s == ',') {
-      parts.push_back(part);
-      part.clear();
-    } else {
-      part += *s;
-    }
-  }
-  parts.push_back(part);
-  return parts;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // Median milliseconds of one forward, repeated for about `seconds` after a warm-up.
 double timeForward(const Layer& layer, const ForwardArgs& args, ThreadPool& pool, int threads, double seconds) {
