@@ -212,6 +212,7 @@ export class MultiHeadAttention {
       return Promise.reject(err);
     }
     const args = plan.args;
+    if (args.batch === 0 || args.queryLen === 0) return Promise.resolve(this.#result(plan, args.output, args.scores));
     // The pool reads inputs after this call returns: one in an ordinary ArrayBuffer could be detached or
     // transferred by then, so the binding copies it (natively: no garbage for the JS heap); a SharedArrayBuffer
     // cannot be, so it is read in place. Bits: query 1, key 2, value 4, keyPadding 8, mask 16.
@@ -252,6 +253,7 @@ export class MultiHeadAttention {
     const plan = this.#plan(query, options);
     options.signal?.throwIfAborted();
     const a = plan.args;
+    if (a.batch === 0 || a.queryLen === 0) return this.#result(plan, a.output, a.scores); // nothing to compute
     layer.forwardSync(a.batch, a.queryLen, a.keyLen, a.threads, a.causal, a.query, a.key, a.value, a.output, a.scores,
       a.keyPadding, a.mask, a.maskStrideB, a.maskStrideH, a.maskStrideT);
     return this.#result(plan, plan.args.output, plan.args.scores);

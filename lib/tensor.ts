@@ -68,7 +68,7 @@ function checkShape(name: string, shape: unknown): asserts shape is readonly num
 
 /**
  * Checks a tensor argument: `{ data: Float32Array, shape }` of the given rank, each dimension equal to the
- * expected one where that is a number (null: any size >= 1). Returns its shape.
+ * expected one where that is a number (null: any size, 0 included: an empty batch or sequence). Returns its shape.
  */
 export function checkTensor(
   name: string,
@@ -85,7 +85,7 @@ export function checkTensor(
   let matches = shape.length === expected.length;
   for (let i = 0; matches && i < shape.length; i++) {
     const d = shape[i];
-    matches = Number.isInteger(d) && d >= 1 && (expected[i] === null || expected[i] === d);
+    matches = Number.isInteger(d) && d >= 0 && (expected[i] === null || expected[i] === d);
   }
   if (!matches) throw rangeError(`${name}.shape`, expectedText(), shapeString(shape));
   const size = elements(shape);

@@ -232,6 +232,22 @@ describe('up to 16 keys, keys as lanes', () => {
   });
 });
 
+describe('empty inputs', () => {
+  // An empty batch or query sequence gives an empty output; no keys (S = 0) leaves every query nothing to attend, so
+  // each output row is the output bias (zeros without one) and the scores are [B, H, T, 0].
+  it.each([
+    { B: 0, T: 3, H: 2, dk: 4, scores: true },
+    { B: 2, T: 0, H: 2, dk: 4, scores: true },
+    { B: 0, T: 5, S: 3, H: 2, dk: 4, keyInputDim: 6, valueInputDim: 7, attentionMaskShape: 'BTS', keyPadding: true },
+    { B: 2, T: 0, S: 3, H: 2, dk: 4, keyInputDim: 6, valueInputDim: 7, causal: true, scores: true },
+    { B: 2, T: 3, S: 0, H: 2, dk: 4, keyInputDim: 6, valueInputDim: 7, scores: true },
+    { B: 3, T: 17, S: 0, H: 3, dk: 5, keyInputDim: 5, valueInputDim: 5, useBias: false },
+    { B: 2, T: 3, S: 0, H: 2, dk: 4, keyInputDim: 6, valueInputDim: 6, attentionMaskShape: 'BHTS', keyPadding: true,
+      causal: true, scores: true },
+    { B: 1, T: 4, S: 0, H: 2, dk: 4, keyInputDim: 8, valueInputDim: 8, attentionMaskShape: 'flatTS' },
+  ] as Case[])('%o', (c) => check(c));
+});
+
 describe('rows with nothing to attend', () => {
   it('give the output bias and a zero scores row, never NaN', async () => {
     const mha = new MultiHeadAttention({ numHeads: 2, keyDim: 4 });

@@ -27,7 +27,7 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
   ForwardArgs& f = c.args;
   f.batch = requireInt(arg(kBatch, "batch"), 1, kMaxDim);
   f.queryLen = requireInt(arg(kQueryLen, "queryLen"), 1, kMaxDim);
-  f.keyLen = requireInt(arg(kKeyLen, "keyLen"), 1, kMaxDim);
+  f.keyLen = requireInt(arg(kKeyLen, "keyLen"), 0, kMaxDim);  // no keys: the output rows are the output bias
   c.maxThreads = static_cast<int>(requireInt(arg(kThreads, "threads"), 1, 4096));
   f.causal = requireBool(arg(kCausal, "causal"));
   const int64_t B = f.batch, T = f.queryLen, S = f.keyLen, H = d.numHeads;

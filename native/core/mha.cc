@@ -1,5 +1,6 @@
 #include "mha.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -79,9 +80,19 @@ int64_t Layer::flops(const ForwardArgs& f) const {
 }
 
 void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) const {
-  ThreadPool::Session session(pool);  // the projections and the attention are several regions back to back
   const LayerDims& d = dims_;
   const int64_t queryRows = f.batch * f.queryLen, keyRows = f.batch * f.keyLen;
+  if (f.keyLen == 0) {
+    // No keys (an empty memory or cache): every query attends nothing, so its context is zeros and its output row
+    // the output bias, as for a row whose keys are all masked.
+    const float* bias = orNull(outputBias_);
+    for (float* row = f.output; row < f.output + queryRows * d.outputDim; row += d.outputDim) {
+      if (bias) std::copy(bias, bias + d.outputDim, row);
+      else std::fill(row, row + d.outputDim, 0.0f);
+    }
+    return;
+  }
+  ThreadPool::Session session(pool);  // the projections and the attention are several regions back to back
   const int64_t qkWidth = d.numHeads * d.keyDim, vWidth = d.numHeads * d.valueDim;
   const bool fused = f.query == f.key && f.key == f.value && fusedKernel_.cols() > 0;
 
