@@ -95,6 +95,9 @@ export function toTensors(flat: Record<string, Float32Array>, d: LayerDims): Wei
   return out;
 }
 
+// Node's limit on a typed array's length: sizes multiplied past it are options no layer could hold.
+const MAX_FLOAT32_ELEMENTS = 2 ** 32;
+
 // A small deterministic generator (splitmix32): the same seed gives the same weights on every platform.
 function splitmix32(seed: number): () => number {
   let state = seed >>> 0;
@@ -117,7 +120,12 @@ export function glorotInit(d: LayerDims, seed: number): Record<string, Float32Ar
   const out: Record<string, Float32Array> = {};
   expectedNames(d).forEach((name, index) => {
     const shape = shapes[name];
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (size > MAX_FLOAT32_ELEMENTS) {
+      throw rangeError(name, `at most ${MAX_FLOAT32_ELEMENTS} elements (the most a Float32Array holds)`,
+        `shape ${shapeString(shape)} from the options (${size} elements)`);
+    }
+    const data = new Float32Array(size);
     if (name.endsWith('.kernel')) {
       const [field, fanIn, fanOut] = [shape[0], shape[1], shape[2]];
       const limit = Math.sqrt(6 / (field * fanIn + field * fanOut));

@@ -33,6 +33,8 @@ describe('constructor options', () => {
     [{ numHeads: 2, keyDim: 4, threads: 0 }, RangeError, /for threads but received 0/],
     [{ numHeads: 2, keyDim: 4, numheads: 3 }, TypeError, /Unknown option "numheads"/],
     [{ numHeads: 2 ** 24 + 1, keyDim: 4 }, RangeError, /for numHeads/],
+    [{ numHeads: 4096, keyDim: 4096 }, RangeError,
+      /Expected at most 4294967296 elements \(the most a Float32Array holds\) for query.kernel but received shape \[16777216, 4096, 4096\] from the options \(281474976710656 elements\)/],
   ])('%o', (options, type, message) => {
     expect(() => new MultiHeadAttention(options as never)).toThrow(type);
     expect(() => new MultiHeadAttention(options as never)).toThrow(message);
