@@ -64,7 +64,10 @@ export interface ForwardOptions {
   returnAttentionScores?: boolean;
   /** A caller-owned Float32Array of B * T * outputDim elements to write the output into. */
   out?: Float32Array;
-  /** Rejects the call with an AbortError when aborted before it completes. */
+  /**
+   * Rejects the call with the signal's reason when aborted before it completes. A call still queued is skipped;
+   * `out` is not written after the abort unless shared (written in place) and already being computed.
+   */
   signal?: AbortSignal;
 }
 
@@ -223,7 +226,10 @@ export class MultiHeadAttention {
     if (callerOut && !isShared(callerOut)) args.output = outputArray(callerOut.length);
 
     const signal = options.signal;
-    const work = layer.forward(...positional(args), copies).then(() => {
+    const token = signal ? binding.cancelToken() : undefined;
+    const work = layer.forward(...positional(args), copies, token).then(() => {
+      // Aborted: the promise is rejected already and the caller may be using `out` for something else.
+      if (signal?.aborted) throw signal.reason;
       if (callerOut && callerOut !== args.output) {
         if (callerOut.length !== args.output.length) {
           throw typeError('out', `an attached Float32Array of length ${args.output.length}`, callerOut);
@@ -234,7 +240,10 @@ export class MultiHeadAttention {
     });
     if (!signal) return work;
     return new Promise<AttentionResult>((resolve, reject) => {
-      const onAbort = () => reject(signal.reason);
+      const onAbort = () => {
+        binding.cancel(token!); // still queued: skipped, no time spent on it
+        reject(signal.reason);
+      };
       signal.addEventListener('abort', onAbort, { once: true });
       work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
     });

@@ -37,13 +37,21 @@ export function positional(a: NativeForwardArgs): NativeForwardTuple {
 export interface NativeLayer {
   getWeights(): Record<string, Float32Array>;
   forwardSync(...args: NativeForwardTuple): void;
-  /** copies: which inputs to copy before returning (bits: query 1, key 2, value 4, keyPadding 8, mask 16). */
-  forward(...args: [...NativeForwardTuple, copies?: number]): Promise<void>;
+  /**
+   * copies: which inputs to copy before returning (bits: query 1, key 2, value 4, keyPadding 8, mask 16);
+   * cancel: a token from cancelToken(); once cancel(token) is called, a call still queued is skipped.
+   */
+  forward(...args: [...NativeForwardTuple, copies?: number, cancel?: CancelToken]): Promise<void>;
   dispose(): void;
 }
 
+/** Opaque: made by the binding, read only by it. */
+export type CancelToken = { readonly __brand: 'CancelToken' };
+
 export interface NativeBinding {
   Layer: new (dims: LayerDims, weights: Record<string, Float32Array>) => NativeLayer;
+  cancelToken(): CancelToken;
+  cancel(token: CancelToken): void;
   setThreads(n: number): void;
   getThreads(): number;
   availableThreads(): number;

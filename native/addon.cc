@@ -1,6 +1,7 @@
 // Module registration only: the binding/ files define what is exported.
 #include <napi.h>
 
+#include "binding/cancel_token.h"
 #include "binding/env_state.h"
 #include "binding/layer_wrap.h"
 #include "binding/runtime.h"
@@ -12,6 +13,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new std::shared_ptr<fastmha::binding::EnvState>(fastmha::binding::EnvState::create(env)));
   exports.Set("Layer", fastmha::binding::LayerWrap::define(env));
   fastmha::binding::defineRuntime(env, exports);
+  fastmha::binding::defineCancel(env, exports);
   return exports;
 }
 

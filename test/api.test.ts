@@ -108,6 +108,34 @@ describe('async calls', () => {
     expect((await mha.forward(x, { signal: new AbortController().signal })).output.shape).toEqual([2, 5, 16]);
   });
 
+  it('an aborted call never writes `out`, and one still queued is skipped', async () => {
+    const mha = new MultiHeadAttention({ numHeads: 8, keyDim: 64, seed: 5 });
+    const long = randomTensor([1, 2048, 512], 7); // tens of milliseconds each: the calls behind them wait in the queue
+    const x = randomTensor([2, 9, 512], 8);
+    // An ordinary `out` is filled from a private buffer when the call completes: never once it was aborted, even
+    // when the arithmetic had started (aborted 20 ms in).
+    const running = new Float32Array(long.data.length).fill(Number.NaN);
+    const first = new AbortController();
+    const p0 = mha.forward(long, { out: running, signal: first.signal });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    first.abort();
+    await expect(p0).rejects.toMatchObject({ name: 'AbortError' });
+    const ahead = [mha.forward(long), mha.forward(long)];
+    // A shared `out` is written in place by the pool: it stays unwritten only if the call is skipped.
+    const poisonedShared = () => new Float32Array(new SharedArrayBuffer(2 * 9 * 512 * 4)).fill(Number.NaN);
+    const shared = poisonedShared();
+    const second = new AbortController();
+    const p1 = mha.forward(x, { out: shared, signal: second.signal });
+    const kept = poisonedShared(); // behind it, with a signal that never fires: computed
+    const p2 = mha.forward(x, { out: kept, signal: new AbortController().signal });
+    second.abort();
+    await expect(p1).rejects.toMatchObject({ name: 'AbortError' });
+    await Promise.all([...ahead, p2]);
+    expect(running.every(Number.isNaN)).toBe(true);
+    expect(shared.every(Number.isNaN)).toBe(true);
+    expect(Array.from(kept)).toEqual(Array.from(mha.forwardSync(x).output.data));
+  });
+
   it('dispose during a call lets the call finish; Symbol.dispose disposes', async () => {
     const x = randomTensor([2, 5, 16], 6);
     const mha = new MultiHeadAttention({ numHeads: 2, keyDim: 8 });

@@ -173,6 +173,17 @@ describe('binding checks', () => {
     expect(() => layer.forwardSync(...positional(args))).toThrow(/Expected an attached Float32Array for query but received a typed array of length 0/);
   });
 
+  it('takes only its own cancel tokens', async () => {
+    for (const notToken of [{}, 1, layer, new Float32Array(1)]) {
+      expect(() => binding.cancel(notToken as never)).toThrow(/expected a cancel token/);
+      expect(() => layer.forward(...positional(good()), 0, notToken as never)).toThrow(/expected a cancel token/);
+    }
+    const token = binding.cancelToken();
+    await layer.forward(...positional(good()), 0, token);
+    binding.cancel(token);
+    binding.cancel(token); // twice, and after the call: harmless
+  });
+
   it('rejects bad layer dimensions and weights', () => {
     expect(() => new binding.Layer({ ...dims, numHeads: 0 }, {})).toThrow(RangeError);
     expect(() => new binding.Layer(dims, { 'query.kernel': new Float32Array(3) })).toThrow(/Expected Float32Array of 64 elements for query.kernel but received 3/);

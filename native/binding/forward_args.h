@@ -30,6 +30,7 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
 // forward()'s argument after the forward tuple: which inputs live in ordinary (detachable) ArrayBuffers and must
 // be copied before the call returns. Bits: query 1, key 2, value 4, keyPadding 8, mask 16.
 constexpr size_t kCopiesPosition = 15;
+constexpr size_t kCancelPosition = 16;  // forward() only: a cancel token, or undefined
 
 // Copies the inputs `copies` names into `owned` and points args at the copies: one copy per distinct array, so
 // that self-attention's query == key == value still holds for the fused projection.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../core/mha.h"
+#include "cancel_token.h"
 #include "env_state.h"
 #include "input_copies.h"
 
@@ -21,6 +22,7 @@ struct ForwardJob {
   int maxThreads = 1;
   std::string error;  // set by the compute step instead of throwing
   std::vector<InputCopy> inputs;  // copies of inputs in detachable buffers (args point into them)
+  CancelFlag cancelled;  // set when the call's AbortSignal fires: a job not yet started is skipped
   // JS thread only:
   std::shared_ptr<EnvState> env;
   Napi::Promise::Deferred deferred;

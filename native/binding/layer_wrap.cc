@@ -122,6 +122,7 @@ Napi::Value LayerWrap::forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::shared_ptr<const Layer>& layer = live(env);
   CheckedForward c = checkForwardArgs(info, layer->dims());
+  CancelFlag cancelled = cancelFlag(info[kCancelPosition]);
   // Handing a call to the pool and back costs tens of microseconds of wake-ups (more in a VM); a call whose
   // arithmetic takes a few is done here instead, on one thread, and its promise settles all the same.
   constexpr int64_t kInlineFlops = 100'000;
@@ -137,6 +138,7 @@ Napi::Value LayerWrap::forward(const Napi::CallbackInfo& info) {
   }
   auto job = std::make_unique<ForwardJob>(env, envState(env));
   job->layer = layer;
+  job->cancelled = std::move(cancelled);
   // Inputs in ordinary ArrayBuffers could be detached (transferred) while the pool reads them: lib/ names them and
   // they are copied here, on the JS thread, into memory the job owns. Native copies, not JS ones: a server's
   // per-call copies would otherwise be garbage the JS heap collects on the event loop.
