@@ -65,8 +65,9 @@ export interface ForwardOptions {
   /** A caller-owned Float32Array of B * T * outputDim elements to write the output into. */
   out?: Float32Array;
   /**
-   * Rejects the call with the signal's reason when aborted before it completes. A call still queued is skipped;
-   * `out` is not written after the abort unless shared (written in place) and already being computed.
+   * Rejects the call with the signal's reason when aborted before it completes. A call still queued is skipped, one
+   * being computed stops at its next phase or attention task; `out` is not written after the abort unless shared
+   * (written in place) and the output projection had begun.
    */
   signal?: AbortSignal;
 }

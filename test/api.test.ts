@@ -108,7 +108,7 @@ describe('async calls', () => {
     expect((await mha.forward(x, { signal: new AbortController().signal })).output.shape).toEqual([2, 5, 16]);
   });
 
-  it('an aborted call never writes `out`, and one still queued is skipped', async () => {
+  it('an aborted call stops: never writes an ordinary `out`, skipped if queued, cut short if running', async () => {
     const mha = new MultiHeadAttention({ numHeads: 8, keyDim: 64, seed: 5 });
     const long = randomTensor([1, 2048, 512], 7); // tens of milliseconds each: the calls behind them wait in the queue
     const x = randomTensor([2, 9, 512], 8);
@@ -120,7 +120,17 @@ describe('async calls', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     first.abort();
     await expect(p0).rejects.toMatchObject({ name: 'AbortError' });
-    const ahead = [mha.forward(long), mha.forward(long)];
+    // A shared `out` is written in place by the pool: aborted in the middle of its arithmetic (attention over 4096
+    // tokens takes a few hundred ms), the call stops before the output projection and leaves it unwritten.
+    await mha.forward(x); // jobs run in order: the one aborted above has stopped once this one is done
+    const longer = randomTensor([1, 4096, 512], 9);
+    const midway = new Float32Array(new SharedArrayBuffer(longer.data.length * 4)).fill(Number.NaN);
+    const third = new AbortController();
+    const pm = mha.forward(longer, { out: midway, signal: third.signal });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    third.abort();
+    await expect(pm).rejects.toMatchObject({ name: 'AbortError' });
+    const ahead = [mha.forward(long), mha.forward(long)]; // queued behind what is left of it
     // A shared `out` is written in place by the pool: it stays unwritten only if the call is skipped.
     const poisonedShared = () => new Float32Array(new SharedArrayBuffer(2 * 9 * 512 * 4)).fill(Number.NaN);
     const shared = poisonedShared();
@@ -132,6 +142,7 @@ describe('async calls', () => {
     await expect(p1).rejects.toMatchObject({ name: 'AbortError' });
     await Promise.all([...ahead, p2]);
     expect(running.every(Number.isNaN)).toBe(true);
+    expect(midway.every(Number.isNaN)).toBe(true);
     expect(shared.every(Number.isNaN)).toBe(true);
     expect(Array.from(kept)).toEqual(Array.from(mha.forwardSync(x).output.data));
   });

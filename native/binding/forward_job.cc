@@ -44,11 +44,6 @@ Napi::Promise submitForward(Napi::Env env, std::unique_ptr<ForwardJob> job) {
       std::lock_guard<std::mutex> lock(state->m);
       skip = state->closing;
     }
-    if (!skip && raw->cancelled && raw->cancelled->load(std::memory_order_relaxed)) {
-      // Its promise is settled already (lib/ rejects it when the signal fires); nothing may be written for it.
-      raw->error = "aborted";
-      skip = true;
-    }
     if (!skip) {
       try {
         raw->layer->forward(raw->args, globalPool(), raw->maxThreads);

@@ -22,7 +22,7 @@ struct ForwardJob {
   int maxThreads = 1;
   std::string error;  // set by the compute step instead of throwing
   std::vector<InputCopy> inputs;  // copies of inputs in detachable buffers (args point into them)
-  CancelFlag cancelled;  // set when the call's AbortSignal fires: a job not yet started is skipped
+  CancelFlag cancelled;  // set when the call's AbortSignal fires (args.cancelled points to it)
   // JS thread only:
   std::shared_ptr<EnvState> env;
   Napi::Promise::Deferred deferred;

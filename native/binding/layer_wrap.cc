@@ -145,6 +145,7 @@ Napi::Value LayerWrap::forward(const Napi::CallbackInfo& info) {
   const Napi::Value copies = info[kCopiesPosition];
   copyInputs(c, copies.IsNumber() ? copies.As<Napi::Number>().Uint32Value() : 0x1f, job->inputs);
   job->args = c.args;
+  job->args.cancelled = job->cancelled.get();  // the job keeps the flag alive
   job->maxThreads = c.maxThreads;
   for (int i = 0; i < c.arrayCount; ++i) job->keepAlive.push_back(Napi::Persistent(c.arrays[i]));
   return submitForward(env, std::move(job));

@@ -244,7 +244,7 @@ void attendShort(const AttentionArgs& a, AttendRows attendRows, ThreadPool& pool
     const int64_t workFloats = attendRowsWorkFloats(S, a.keyDim);
     float* work = scratch.reserve(static_cast<size_t>(workFloats + (masked ? (T * S + 3) / 4 : 0)));
     uint8_t* allowed = masked ? reinterpret_cast<uint8_t*>(work + workFloats) : nullptr;
-    for (int64_t bh = begin; bh < end; ++bh) {
+    for (int64_t bh = begin; bh < end && !a.stopped(); ++bh) {
       const int64_t b = bh / H, h = bh % H;
       if (masked) {
         const uint8_t* pad = a.keyPadding ? a.keyPadding + b * S : nullptr;
@@ -312,7 +312,7 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
     pool.parallelFor(B * H, 1, maxThreads, [&](int64_t begin, int64_t end) {
       thread_local Scratch packed;
       float* head = packed.reserve(static_cast<size_t>(perHead));
-      for (int64_t bh = begin; bh < end; ++bh) {
+      for (int64_t bh = begin; bh < end && !a.stopped(); ++bh) {
         packHead(p, bh, head);
         attendHead(bh, head, 0, tiles);
       }
@@ -327,13 +327,13 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
   const int64_t group = std::clamp<int64_t>(kPackedFloats / perHead, busy, B * H);
   thread_local Scratch shared;  // the calling thread's: one forward at a time uses it
   float* packed = shared.reserve(static_cast<size_t>(group * perHead));
-  for (int64_t first = 0; first < B * H; first += group) {
+  for (int64_t first = 0; first < B * H && !a.stopped(); first += group) {
     const int64_t heads = std::min(group, B * H - first);
     pool.parallelFor(heads, 1, maxThreads, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) packHead(p, first + i, packed + i * perHead);
     });
     pool.parallelFor(heads * tiles, 1, maxThreads, [&](int64_t begin, int64_t end) {
-      for (int64_t task = begin; task < end; ++task) {
+      for (int64_t task = begin; task < end && !a.stopped(); ++task) {
         const int64_t i = task / tiles, tile = task % tiles;
         attendHead(first + i, packed + i * perHead, tile, tile + 1);
       }

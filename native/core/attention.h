@@ -1,6 +1,7 @@
 // Scaled dot-product attention over projected heads: softmax(Q K^T * scale, masked) V, per (batch, head).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "thread_pool.h"
@@ -35,6 +36,11 @@ struct AttentionArgs {
   const uint8_t* keyPadding = nullptr;  // [B, S], nonzero = real token
   bool causal = false;                  // query t sees key s <= t + (S - T)
   float scale = 1.0f;
+  // Set by another thread when the caller gave up on the result: tasks not yet begun are skipped, and the context
+  // is left incomplete.
+  const std::atomic<bool>* cancelled = nullptr;
+
+  bool stopped() const { return cancelled && cancelled->load(std::memory_order_relaxed); }
 
   // Is any key hidden from any query by something other than its length?
   bool masked() const { return causal || keyPadding || mask.data; }

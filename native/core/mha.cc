@@ -82,6 +82,7 @@ int64_t Layer::flops(const ForwardArgs& f) const {
 void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) const {
   const LayerDims& d = dims_;
   const int64_t queryRows = f.batch * f.queryLen, keyRows = f.batch * f.keyLen;
+  if (f.cancelled && f.cancelled->load(std::memory_order_relaxed)) return;  // given up on while it waited
   if (f.keyLen == 0) {
     // No keys (an empty memory or cache): every query attends nothing, so its context is zeros and its output row
     // the output bias, as for a row whose keys are all masked.
@@ -170,7 +171,10 @@ void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) cons
   a.keyPadding = f.keyPadding;
   a.causal = f.causal;
   a.scale = 1.0f / std::sqrt(static_cast<float>(d.keyDim));
+  a.cancelled = f.cancelled;
+  if (a.stopped()) return;
   attention(a, pool, maxThreads);
+  if (a.stopped()) return;
 
   gemm(queryRows, a.context, a.contextStride, outputKernel_, orNull(outputBias_), f.output, d.outputDim, pool,
        maxThreads);

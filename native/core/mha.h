@@ -34,6 +34,9 @@ struct ForwardArgs {
   bool causal = false;
   float* output = nullptr;  // [B, T, outputDim]
   float* scores = nullptr;  // [B, H, T, S] or null
+  // Set by another thread when the caller gave up on the result: the forward stops at the next phase or attention
+  // task, leaving the output (and scores) incomplete.
+  const std::atomic<bool>* cancelled = nullptr;
 };
 
 class Layer {

@@ -18,8 +18,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "../attention.h"
 #include "../cpu.h"
 #include "../gemm.h"
+#include "../mha.h"
 #include "../thread_pool.h"
 
 using namespace fastmha;
@@ -319,6 +321,52 @@ static void testShortRegions(ThreadPool& pool) {
   check(once, "short regions back to back cover each index once");
 }
 
+static bool allNaN(const std::vector<float>& v) {
+  return std::all_of(v.begin(), v.end(), [](float x) { return std::isnan(x); });
+}
+
+// A forward given up on before it starts (aborted while queued) writes nothing; the same one not given up on writes
+// every output.
+static void testCancelledForward(std::mt19937& rng, ThreadPool& pool) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  LayerDims d;
+  d.numHeads = 2, d.keyDim = d.valueDim = 8, d.queryDim = d.keyInputDim = d.valueInputDim = d.outputDim = 16;
+  std::vector<float> w(16 * 16), bias(16, 0.5f);
+  for (auto& x : w) x = u(rng);
+  Layer layer(d, WeightsView{w.data(), bias.data(), w.data(), bias.data(), w.data(), bias.data(), w.data(), bias.data()});
+  const int64_t B = 2, T = 40;
+  std::vector<float> x(B * T * 16), out(B * T * 16, NAN);
+  for (auto& v : x) v = u(rng);
+  std::atomic<bool> cancelled{true};
+  ForwardArgs f;
+  f.batch = B, f.queryLen = f.keyLen = T, f.query = f.key = f.value = x.data(), f.output = out.data();
+  f.cancelled = &cancelled;
+  layer.forward(f, pool, 3);
+  check(allNaN(out), "a forward given up on before it starts writes nothing");
+  cancelled = false;
+  layer.forward(f, pool, 3);
+  check(std::all_of(out.begin(), out.end(), [](float v) { return std::isfinite(v); }), "not given up on, it writes all");
+}
+
+// Each of the attention's schedules (query by query, a task per (batch, head), tiles of shared heads) checks the flag
+// before each task: set, none runs and the context is left as it was.
+static void testCancelledAttention(std::mt19937& rng, ThreadPool& pool, int64_t B, int64_t H, int64_t T) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  const int64_t D = 8, width = H * D;
+  std::vector<float> q(B * T * width), k(B * T * width), v(B * T * width), context(B * T * width, NAN);
+  for (auto* a : {&q, &k, &v}) for (auto& x : *a) x = u(rng);
+  std::atomic<bool> cancelled{true};
+  AttentionArgs a;
+  a.batch = B, a.heads = H, a.queryLen = a.keyLen = T, a.keyDim = a.valueDim = D;
+  a.queries = q.data(), a.keys = k.data(), a.values = v.data();
+  a.queryStride = a.keyStride = a.valueStride = a.contextStride = width;
+  a.keyHeadStride = a.valueHeadStride = D;
+  a.context = context.data();
+  a.cancelled = &cancelled;
+  attention(a, pool, 3);
+  check(allNaN(context), "attention given up on runs no task", B, H, T);
+}
+
 // --expect-default ISA: also check the table chosen for this CPU (run under qemu with older CPU models).
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--expect-default") {
@@ -378,6 +426,10 @@ int main(int argc, char** argv) {
     }
   }
   testShortRegions(pool);
+  testCancelledForward(rng, pool);
+  testCancelledAttention(rng, pool, 2, 2, 5);    // query by query
+  testCancelledAttention(rng, pool, 16, 8, 40);  // a task per (batch, head)
+  testCancelledAttention(rng, pool, 1, 2, 300);  // tiles of heads packed for every thread
   pool.resize(1);
   testParallelFor(pool, 100, 1, 8);
   pool.resize(4);
