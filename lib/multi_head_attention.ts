@@ -242,7 +242,7 @@ export class MultiHeadAttention {
     if (!signal) return work;
     return new Promise<AttentionResult>((resolve, reject) => {
       const onAbort = () => {
-        binding.cancel(token!); // still queued: skipped, no time spent on it
+        binding.cancel(token!); // skipped if still queued, cut short if running
         reject(signal.reason);
       };
       signal.addEventListener('abort', onAbort, { once: true });

@@ -39,7 +39,8 @@ export interface NativeLayer {
   forwardSync(...args: NativeForwardTuple): void;
   /**
    * copies: which inputs to copy before returning (bits: query 1, key 2, value 4, keyPadding 8, mask 16);
-   * cancel: a token from cancelToken(); once cancel(token) is called, a call still queued is skipped.
+   * cancel: a token from cancelToken(); once cancel(token) is called, the call is skipped if still queued, or stops
+   * at its next phase or attention task.
    */
   forward(...args: [...NativeForwardTuple, copies?: number, cancel?: CancelToken]): Promise<void>;
   dispose(): void;

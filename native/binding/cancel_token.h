@@ -1,5 +1,5 @@
-// What lets an aborted forward() skip its arithmetic while it still waits in the pool's queue: a flag the job
-// shares with a token that JavaScript holds and sets when the call's AbortSignal fires.
+// What lets an aborted forward() skip its arithmetic, or the rest of it: a flag the job shares with a token that
+// JavaScript holds and sets when the call's AbortSignal fires (native/core checks it between phases and tasks).
 #pragma once
 
 #include <napi.h>

@@ -82,7 +82,7 @@ int64_t Layer::flops(const ForwardArgs& f) const {
 void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) const {
   const LayerDims& d = dims_;
   const int64_t queryRows = f.batch * f.queryLen, keyRows = f.batch * f.keyLen;
-  if (f.cancelled && f.cancelled->load(std::memory_order_relaxed)) return;  // given up on while it waited
+  if (f.stopped()) return;  // given up on while it waited in the queue
   if (f.keyLen == 0) {
     // No keys (an empty memory or cache): every query attends nothing, so its context is zeros and its output row
     // the output bias, as for a row whose keys are all masked.

@@ -37,6 +37,8 @@ struct ForwardArgs {
   // Set by another thread when the caller gave up on the result: the forward stops at the next phase or attention
   // task, leaving the output (and scores) incomplete.
   const std::atomic<bool>* cancelled = nullptr;
+
+  bool stopped() const { return cancelled && cancelled->load(std::memory_order_relaxed); }
 };
 
 class Layer {
