@@ -66,7 +66,7 @@ export interface ForwardOptions {
   out?: Float32Array;
   /**
    * Rejects the call with the signal's reason when aborted before it completes. A call still queued is skipped, one
-   * being computed stops at its next phase or attention task; `out` is not written after the abort unless shared
+   * being computed stops within a block of its work; `out` is not written after the abort unless shared
    * (written in place) and the output projection had begun.
    */
   signal?: AbortSignal;

@@ -40,7 +40,7 @@ export interface NativeLayer {
   /**
    * copies: which inputs to copy before returning (bits: query 1, key 2, value 4, keyPadding 8, mask 16);
    * cancel: a token from cancelToken(); once cancel(token) is called, the call is skipped if still queued, or stops
-   * at its next phase or attention task.
+   * within a block of its work.
    */
   forward(...args: [...NativeForwardTuple, copies?: number, cancel?: CancelToken]): Promise<void>;
   dispose(): void;

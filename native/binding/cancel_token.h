@@ -1,5 +1,5 @@
 // What lets an aborted forward() skip its arithmetic, or the rest of it: a flag the job shares with a token that
-// JavaScript holds and sets when the call's AbortSignal fires (native/core checks it between phases and tasks).
+// JavaScript holds and sets when the call's AbortSignal fires (native/core checks it between blocks of work).
 #pragma once
 
 #include <napi.h>

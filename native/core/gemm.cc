@@ -73,8 +73,8 @@ void PackedMatrix::unpack(float* dst) const {
 }
 
 void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, float* C, int64_t ldc,
-          ThreadPool& pool, int maxThreads) {
-  gemm(M, A, lda, B, bias, GemmOutput{C, ldc, B.cols()}, pool, maxThreads);
+          ThreadPool& pool, int maxThreads, const std::atomic<bool>* cancelled) {
+  gemm(M, A, lda, B, bias, GemmOutput{C, ldc, B.cols()}, pool, maxThreads, cancelled);
 }
 
 namespace {
@@ -83,7 +83,7 @@ std::atomic<uint64_t> products{0};
 }  // namespace
 
 void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, const GemmOutput& out,
-          ThreadPool& pool, int maxThreads) {
+          ThreadPool& pool, int maxThreads, const std::atomic<bool>* cancelled) {
   const GemmConfig& cfg = B.kernels().gemm;
   const int64_t N = B.cols(), K = B.rows();
   const int64_t mr = cfg.mr, nr = cfg.nr;
@@ -137,6 +137,7 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
         const int64_t kLen = std::min(cfg.kc, K - pc);
         for (int64_t ic = iBegin; ic < iEnd; ic += cfg.mc) {
           const int64_t mLen = std::min(cfg.mc, iEnd - ic);
+          if (cancelled && cancelled->load(std::memory_order_relaxed)) return;
           yieldToWaiting();
           if (packedBlock.product != product || packedBlock.ic != ic || packedBlock.pc != pc) {
             cfg.packA(A + ic * lda + pc, lda, mLen, kLen, packed);

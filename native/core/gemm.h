@@ -3,6 +3,7 @@
 // The attention core reuses the packing and the micro-kernels for Q Kᵀ and P V.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 
@@ -57,11 +58,12 @@ struct GemmOutput {
 };
 
 // C[M, N] = A[M, K] * B + bias[N] (bias may be null), row-major with leading dimensions; tasks of MC rows by
-// a share of the columns go to the pool.
+// a share of the columns go to the pool. Once `cancelled` is set (by another thread), no further block of MC rows
+// is computed and C is left incomplete.
 void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, float* C, int64_t ldc,
-          ThreadPool& pool, int maxThreads);
+          ThreadPool& pool, int maxThreads, const std::atomic<bool>* cancelled = nullptr);
 // The same product, C laid out as `out` says.
 void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const float* bias, const GemmOutput& out,
-          ThreadPool& pool, int maxThreads);
+          ThreadPool& pool, int maxThreads, const std::atomic<bool>* cancelled = nullptr);
 
 }  // namespace fastmha

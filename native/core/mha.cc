@@ -136,7 +136,7 @@ void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) cons
     float* keys = projected + queryRows * qkWidth;
     gemm(queryRows, f.query, d.queryDim, fusedKernel_, orNull(fusedBias_),
          bothByHead ? GemmOutput{projected, qkWidth, qkWidth, keys, d.keyDim} : GemmOutput{projected, width, width},
-         pool, maxThreads);
+         pool, maxThreads, f.cancelled);
     a.queries = projected;
     a.queryStride = bothByHead ? qkWidth : width;
     setKeys(bothByHead ? keys : projected + qkWidth, queryRows, bothByHead, width);
@@ -144,22 +144,24 @@ void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) cons
   } else {
     float* queries = projected;
     float* keys = queries + queryRows * qkWidth;
-    gemm(queryRows, f.query, d.queryDim, queryKernel_, orNull(queryBias_), queries, qkWidth, pool, maxThreads);
+    gemm(queryRows, f.query, d.queryDim, queryKernel_, orNull(queryBias_), queries, qkWidth, pool, maxThreads,
+         f.cancelled);
     a.queries = queries;
     a.queryStride = qkWidth;
     if (f.key == f.value && keyValueKernel_.cols() > 0) {
       const int64_t width = keyValueKernel_.cols();
       gemm(keyRows, f.key, d.keyInputDim, keyValueKernel_, orNull(keyValueBias_),
-           bothByHead ? byHead(keys, d.keyDim) : GemmOutput{keys, width, width}, pool, maxThreads);
+           bothByHead ? byHead(keys, d.keyDim) : GemmOutput{keys, width, width}, pool, maxThreads, f.cancelled);
       setKeys(keys, keyRows, bothByHead, width);
       // After all heads' keys, or after each row's keys.
       setValues(bothByHead ? keys + keyRows * qkWidth : keys + qkWidth, keyRows, bothByHead, width);
     } else {
       float* values = keys + keyRows * qkWidth;
       gemm(keyRows, f.key, d.keyInputDim, keyKernel_, orNull(keyBias_),
-           keysByHead ? byHead(keys, d.keyDim) : GemmOutput{keys, qkWidth, qkWidth}, pool, maxThreads);
+           keysByHead ? byHead(keys, d.keyDim) : GemmOutput{keys, qkWidth, qkWidth}, pool, maxThreads, f.cancelled);
       gemm(keyRows, f.value, d.valueInputDim, valueKernel_, orNull(valueBias_),
-           valuesByHead ? byHead(values, d.valueDim) : GemmOutput{values, vWidth, vWidth}, pool, maxThreads);
+           valuesByHead ? byHead(values, d.valueDim) : GemmOutput{values, vWidth, vWidth}, pool, maxThreads,
+           f.cancelled);
       setKeys(keys, keyRows, keysByHead, qkWidth);
       setValues(values, keyRows, valuesByHead, vWidth);
     }
@@ -171,13 +173,11 @@ void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) cons
   a.keyPadding = f.keyPadding;
   a.causal = f.causal;
   a.scale = 1.0f / std::sqrt(static_cast<float>(d.keyDim));
-  a.cancelled = f.cancelled;
-  if (a.stopped()) return;
+  a.cancelled = f.cancelled;  // each product and attention task checks it: a call given up on stops within a block
   attention(a, pool, maxThreads);
-  if (a.stopped()) return;
 
   gemm(queryRows, a.context, a.contextStride, outputKernel_, orNull(outputBias_), f.output, d.outputDim, pool,
-       maxThreads);
+       maxThreads, f.cancelled);
 }
 
 }  // namespace fastmha

@@ -34,8 +34,8 @@ struct ForwardArgs {
   bool causal = false;
   float* output = nullptr;  // [B, T, outputDim]
   float* scores = nullptr;  // [B, H, T, S] or null
-  // Set by another thread when the caller gave up on the result: the forward stops at the next phase or attention
-  // task, leaving the output (and scores) incomplete.
+  // Set by another thread when the caller gave up on the result: the forward stops within a block of work (MC rows
+  // of a product, an attention task), leaving the output (and scores) incomplete.
   const std::atomic<bool>* cancelled = nullptr;
 
   bool stopped() const { return cancelled && cancelled->load(std::memory_order_relaxed); }

@@ -325,6 +325,20 @@ static bool allNaN(const std::vector<float>& v) {
   return std::all_of(v.begin(), v.end(), [](float x) { return std::isnan(x); });
 }
 
+// A product given up on before it starts computes no block of C (three blocks of MC rows, on three threads).
+static void testCancelledGemm(std::mt19937& rng, ThreadPool& pool) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  const Kernels& isa = kernels();
+  const int64_t M = 3 * isa.gemm.mc, N = 40, K = 9;
+  std::vector<float> A(M * K), B(K * N), C(M * N, NAN);
+  for (auto& x : A) x = u(rng);
+  for (auto& x : B) x = u(rng);
+  PackedMatrix packed(B.data(), K, N, N, isa);
+  std::atomic<bool> cancelled{true};
+  gemm(M, A.data(), K, packed, nullptr, C.data(), N, pool, 3, &cancelled);
+  check(allNaN(C), "a product given up on computes nothing");
+}
+
 // A forward given up on before it starts (aborted while queued) writes nothing; the same one not given up on writes
 // every output.
 static void testCancelledForward(std::mt19937& rng, ThreadPool& pool) {
@@ -426,6 +440,7 @@ int main(int argc, char** argv) {
     }
   }
   testShortRegions(pool);
+  testCancelledGemm(rng, pool);
   testCancelledForward(rng, pool);
   testCancelledAttention(rng, pool, 2, 2, 5);    // query by query
   testCancelledAttention(rng, pool, 16, 8, 40);  // a task per (batch, head)
