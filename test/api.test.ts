@@ -110,7 +110,7 @@ describe('async calls', () => {
 
   it('an aborted call stops: never writes an ordinary `out`, skipped if queued, cut short if running', async () => {
     const mha = new MultiHeadAttention({ numHeads: 8, keyDim: 64, seed: 5 });
-    const long = randomTensor([1, 2048, 512], 7); // tens of milliseconds each: the calls behind them wait in the queue
+    const long = randomTensor([1, 2048, 512], 7); // 100-250 ms each here: calls behind them wait in the queue
     const x = randomTensor([2, 9, 512], 8);
     // An ordinary `out` is filled from a private buffer when the call completes: never once it was aborted, even
     // when the arithmetic had started (aborted 20 ms in).
@@ -131,7 +131,7 @@ describe('async calls', () => {
     third.abort();
     await expect(pm).rejects.toMatchObject({ name: 'AbortError' });
     const ahead = [mha.forward(long), mha.forward(long)]; // queued behind what is left of it
-    // A shared `out` is written in place by the pool: it stays unwritten only if the call is skipped.
+    // Aborted while queued behind them: skipped, so even a shared `out` stays unwritten.
     const poisonedShared = () => new Float32Array(new SharedArrayBuffer(2 * 9 * 512 * 4)).fill(Number.NaN);
     const shared = poisonedShared();
     const second = new AbortController();
