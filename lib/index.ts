@@ -14,7 +14,7 @@ export type {
 } from './multi_head_attention';
 export { Tensor } from './tensor';
 export type { TensorLike } from './tensor';
-export type { Mask, MaskTensor } from './masks';
+export type { Bias, BiasTensor, Mask, MaskTensor } from './masks';
 export type { TorchOptions, TorchStateDict, Weights, WeightsInput, WeightName } from './weights';
 
 /** What the CPU dispatch chose for this process, and what the CPU and OS support. */

@@ -10,12 +10,21 @@ export interface MaskTensor {
 export type Mask = Uint8Array | MaskTensor;
 
 /** A mask broadcast over [B, H, T, S]: element (b, h, t, s) is data[b*strideB + h*strideH + t*strideT + s]. */
-export interface MaskPlan {
-  data: Uint8Array;
+export interface MaskPlan<A = Uint8Array> {
+  data: A;
   strideB: number;
   strideH: number;
   strideT: number;
 }
+
+/** A float32 bias with an explicit shape, added to the scaled scores. */
+export interface BiasTensor {
+  readonly data: Float32Array;
+  readonly shape: readonly number[];
+}
+
+/** An attention bias as a flat Float32Array (shape inferred from its length) or with an explicit shape. */
+export type Bias = Float32Array | BiasTensor;
 
 interface Dims {
   B: number;
@@ -26,25 +35,37 @@ interface Dims {
 
 const FORMS = '[T, S], [B, T, S], [B, 1, T, S] or [B, H, T, S]';
 
-function maskParts(name: string, mask: unknown): { data: Uint8Array; shape?: readonly number[] } {
-  if (mask instanceof Uint8Array) return { data: mask };
-  if (isPlainObject(mask) && mask.data instanceof Uint8Array && Array.isArray(mask.shape)) {
-    return { data: mask.data, shape: mask.shape as number[] };
+type ArrayKind<A> = { type: new (length: number) => A; name: 'Uint8Array' | 'Float32Array' };
+const UINT8: ArrayKind<Uint8Array> = { type: Uint8Array, name: 'Uint8Array' };
+const FLOAT32: ArrayKind<Float32Array> = { type: Float32Array, name: 'Float32Array' };
+
+function parts<A extends Uint8Array | Float32Array>(
+  name: string,
+  value: unknown,
+  kind: ArrayKind<A>,
+): { data: A; shape?: readonly number[] } {
+  if (value instanceof kind.type) return { data: value };
+  if (isPlainObject(value) && value.data instanceof kind.type && Array.isArray(value.shape)) {
+    return { data: value.data as A, shape: value.shape as number[] };
   }
-  throw typeError(name, 'a Uint8Array or { data: Uint8Array, shape }', mask);
+  throw typeError(name, `a ${kind.name} or { data: ${kind.name}, shape }`, value);
 }
 
 /**
- * Normalizes attentionMask to strides over [B, H, T, S]. A shaped mask is aligned to the right of
- * [B, H, T, S] (rank 2: [T, S], rank 3: [B, T, S], rank 4: [B, H, T, S]) and any dimension but S may be 1 to
- * broadcast. A flat Uint8Array is read as [T, S], [B, T, S] or [B, H, T, S] by its length.
+ * Normalizes a mask or bias to strides over [B, H, T, S]. A shaped one is aligned to the right of [B, H, T, S]
+ * (rank 2: [T, S], rank 3: [B, T, S], rank 4: [B, H, T, S]) and any dimension but S may be 1 to broadcast. A flat
+ * array is read as [T, S], [B, T, S] or [B, H, T, S] by its length.
  */
-export function planAttentionMask(mask: unknown, d: Dims): MaskPlan {
-  const name = 'attentionMask';
-  const { data, shape } = maskParts(name, mask);
+function planBroadcast<A extends Uint8Array | Float32Array>(
+  name: string,
+  value: unknown,
+  d: Dims,
+  kind: ArrayKind<A>,
+): MaskPlan<A> {
+  const { data, shape } = parts(name, value, kind);
   const { B, H, T, S } = d;
   if (shape === undefined) {
-    const byLength: [number, MaskPlan][] = [
+    const byLength: [number, MaskPlan<A>][] = [
       [T * S, { data, strideB: 0, strideH: 0, strideT: S }],
       [B * T * S, { data, strideB: T * S, strideH: 0, strideT: S }],
       [B * H * T * S, { data, strideB: H * T * S, strideH: T * S, strideT: S }],
@@ -53,7 +74,7 @@ export function planAttentionMask(mask: unknown, d: Dims): MaskPlan {
     if (!found) {
       throw rangeError(
         name,
-        `a Uint8Array of shape ${FORMS} = ${shapeString([T, S])}, ${shapeString([B, T, S])} or ` +
+        `a ${kind.name} of shape ${FORMS} = ${shapeString([T, S])}, ${shapeString([B, T, S])} or ` +
           `${shapeString([B, H, T, S])} (length ${T * S}, ${B * T * S} or ${B * H * T * S})`,
         `length ${data.length}`,
       );
@@ -87,10 +108,20 @@ export function planAttentionMask(mask: unknown, d: Dims): MaskPlan {
   return { data, strideB: strides[0], strideH: strides[1], strideT: strides[2] };
 }
 
+/** attentionMask (uint8, nonzero = may attend) as strides over [B, H, T, S]. */
+export function planAttentionMask(mask: unknown, d: Dims): MaskPlan {
+  return planBroadcast('attentionMask', mask, d, UINT8);
+}
+
+/** attentionBias (float32, added to the scaled scores) as strides over [B, H, T, S]. */
+export function planAttentionBias(bias: unknown, d: Dims): MaskPlan<Float32Array> {
+  return planBroadcast('attentionBias', bias, d, FLOAT32);
+}
+
 /** Checks keyPaddingMask: [B, S], nonzero = a real token (PyTorch's key_padding_mask is the opposite). */
 export function checkKeyPaddingMask(mask: unknown, B: number, S: number): Uint8Array {
   const name = 'keyPaddingMask';
-  const { data, shape } = maskParts(name, mask);
+  const { data, shape } = parts(name, mask, UINT8);
   if (shape !== undefined && (shape.length !== 2 || shape[0] !== B || shape[1] !== S)) {
     throw rangeError(`${name}.shape`, shapeString([B, S]), shapeString(shape));
   }

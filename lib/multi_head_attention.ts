@@ -9,7 +9,7 @@ import {
   shapeString,
   typeError,
 } from './is';
-import { checkKeyPaddingMask, planAttentionMask, type Mask } from './masks';
+import { checkKeyPaddingMask, planAttentionBias, planAttentionMask, type Bias, type Mask } from './masks';
 import { binding, positional, type NativeForwardArgs, type NativeLayer } from './native';
 import { checkTensor, Tensor, type TensorLike } from './tensor';
 import {
@@ -56,6 +56,11 @@ export interface ForwardOptions {
   key?: TensorLike;
   /** 1 = may attend. [T, S], [B, T, S], [B, 1, T, S] or [B, H, T, S]; a flat Uint8Array or { data, shape }. */
   attentionMask?: Mask;
+  /**
+   * Added to the scaled scores QKᵀ/√keyDim before the softmax (relative position biases, ALiBi, PyTorch's float
+   * attn_mask); -Infinity hides a key. The shapes of attentionMask; a flat Float32Array or { data, shape }.
+   */
+  attentionBias?: Bias;
   /** [B, S], 1 = a real token, 0 = padding (the opposite of PyTorch's key_padding_mask). */
   keyPaddingMask?: Mask;
   /** Query t may attend key s <= t + (S - T) (bottom-right aligned). Default: false. */
@@ -86,7 +91,7 @@ const CONSTRUCTOR_KEYS = [
   'threads',
 ] as const;
 const FORWARD_KEYS = [
-  'value', 'key', 'attentionMask', 'keyPaddingMask', 'causal', 'returnAttentionScores', 'out', 'signal',
+  'value', 'key', 'attentionMask', 'attentionBias', 'keyPaddingMask', 'causal', 'returnAttentionScores', 'out', 'signal',
 ] as const;
 const TORCH_KEYS = ['numHeads', 'embedDim', 'kdim', 'vdim', 'bias'] as const;
 const MAX_THREADS = 4096;
@@ -222,7 +227,7 @@ export class MultiHeadAttention {
     // cannot be, so it is read in place. Bits: query 1, key 2, value 4, keyPadding 8, mask 16.
     const detachable = (a: ArrayBufferView | undefined, bit: number) => (a !== undefined && !isShared(a) ? bit : 0);
     const copies = detachable(args.query, 1) | detachable(args.key, 2) | detachable(args.value, 4) |
-      detachable(args.keyPadding, 8) | detachable(args.mask, 16);
+      detachable(args.keyPadding, 8) | detachable(args.mask, 16) | detachable(args.bias, 32);
     const callerOut = plan.out;
     if (callerOut && !isShared(callerOut)) args.output = outputArray(callerOut.length);
 
@@ -265,7 +270,8 @@ export class MultiHeadAttention {
     const a = plan.args;
     if (a.batch === 0 || a.queryLen === 0) return this.#result(plan, a.output, a.scores); // nothing to compute
     layer.forwardSync(a.batch, a.queryLen, a.keyLen, a.threads, a.causal, a.query, a.key, a.value, a.output, a.scores,
-      a.keyPadding, a.mask, a.maskStrideB, a.maskStrideH, a.maskStrideT);
+      a.keyPadding, a.mask, a.maskStrideB, a.maskStrideH, a.maskStrideT, a.bias, a.biasStrideB, a.biasStrideH,
+      a.biasStrideT);
     return this.#result(plan, plan.args.output, plan.args.scores);
   }
 
@@ -351,6 +357,13 @@ export class MultiHeadAttention {
       args.maskStrideB = m.strideB;
       args.maskStrideH = m.strideH;
       args.maskStrideT = m.strideT;
+    }
+    if (options.attentionBias !== undefined) {
+      const m = planAttentionBias(options.attentionBias, { B, H, T, S });
+      args.bias = m.data;
+      args.biasStrideB = m.strideB;
+      args.biasStrideH = m.strideH;
+      args.biasStrideT = m.strideT;
     }
     if (options.keyPaddingMask !== undefined) args.keyPadding = checkKeyPaddingMask(options.keyPaddingMask, B, S);
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {

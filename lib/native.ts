@@ -19,6 +19,10 @@ export interface NativeForwardArgs {
   maskStrideB?: number;
   maskStrideH?: number;
   maskStrideT?: number;
+  bias?: Float32Array;
+  biasStrideB?: number;
+  biasStrideH?: number;
+  biasStrideT?: number;
 }
 
 /** NativeForwardArgs as the binding takes them: positional, since named lookups cost more than a tiny layer. */
@@ -27,18 +31,20 @@ export type NativeForwardTuple = [
   query: Float32Array, key: Float32Array, value: Float32Array, output: Float32Array, scores: Float32Array | undefined,
   keyPadding: Uint8Array | undefined, mask: Uint8Array | undefined,
   maskStrideB: number | undefined, maskStrideH: number | undefined, maskStrideT: number | undefined,
+  bias: Float32Array | undefined,
+  biasStrideB: number | undefined, biasStrideH: number | undefined, biasStrideT: number | undefined,
 ];
 
 export function positional(a: NativeForwardArgs): NativeForwardTuple {
   return [a.batch, a.queryLen, a.keyLen, a.threads, a.causal, a.query, a.key, a.value, a.output, a.scores,
-    a.keyPadding, a.mask, a.maskStrideB, a.maskStrideH, a.maskStrideT];
+    a.keyPadding, a.mask, a.maskStrideB, a.maskStrideH, a.maskStrideT, a.bias, a.biasStrideB, a.biasStrideH, a.biasStrideT];
 }
 
 export interface NativeLayer {
   getWeights(): Record<string, Float32Array>;
   forwardSync(...args: NativeForwardTuple): void;
   /**
-   * copies: which inputs to copy before returning (bits: query 1, key 2, value 4, keyPadding 8, mask 16);
+   * copies: which inputs to copy before returning (bits: query 1, key 2, value 4, keyPadding 8, mask 16, bias 32);
    * cancel: a token from cancelToken(); once cancel(token) is called, the call is skipped if still queued, or stops
    * within a block of its work.
    */

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { MultiHeadAttention, Tensor } from '../dist/index.js';
 import { referenceAttention } from './reference';
-import { expectClose, poisoned, randomizeWeights, randomMask, randomTensor, refWeights } from './helpers';
+import { expectClose, poisoned, randomArray, randomizeWeights, randomMask, randomTensor, refWeights } from './helpers';
 
 interface Case {
   B: number;
@@ -18,6 +18,8 @@ interface Case {
   causal?: boolean;
   attentionMaskShape?: 'TS' | 'BTS' | 'B1TS' | 'BHTS' | 'flatTS' | 'flatBTS' | 'flatBHTS' | 'B11S';
   keyPadding?: boolean;
+  // An attention bias of this shape (flat: the form read from its length); a few entries -Infinity.
+  biasShape?: 'TS' | 'HTS' | 'BTS' | 'BHTS' | 'B11S' | 'flatTS' | 'flatBHTS';
   keyLengths?: number[]; // key padding as real lengths per batch item: whole blocks of keys padded
   scores?: boolean;
   threads?: number;
@@ -66,6 +68,28 @@ async function check(c: Case): Promise<void> {
       }
     };
   }
+  let attentionBias: Float32Array | { data: Float32Array; shape: number[] } | undefined;
+  let biasAt: ((b: number, h: number, t: number, s: number) => number) | undefined;
+  if (c.biasShape) {
+    const biasShapes: Record<string, number[]> = {
+      TS: [T, S], HTS: [1, H, T, S], BTS: [B, T, S], BHTS: [B, H, T, S], B11S: [B, 1, 1, S],
+      flatTS: [T, S], flatBHTS: [B, H, T, S],
+    };
+    const shape = biasShapes[c.biasShape];
+    const data = randomArray(shape.reduce((x, y) => x * y, 1), seed++, 2);
+    for (let i = 0; i < data.length; i += 7) data[i] = -Infinity;
+    attentionBias = c.biasShape.startsWith('flat') ? data : { data, shape };
+    // Index the bias by its own shape, independently of lib/masks.ts.
+    biasAt = (b, h, t, s) => {
+      switch (c.biasShape) {
+        case 'TS': case 'flatTS': return data[t * S + s];
+        case 'HTS': return data[(h * T + t) * S + s];
+        case 'BTS': return data[(b * T + t) * S + s];
+        case 'B11S': return data[b * S + s];
+        default: return data[((b * H + h) * T + t) * S + s];
+      }
+    };
+  }
   let keyPaddingMask = c.keyPadding ? randomMask(B * S, seed++, 0.7) : undefined;
   if (c.keyLengths) {
     keyPaddingMask = new Uint8Array(B * S);
@@ -79,13 +103,14 @@ async function check(c: Case): Promise<void> {
   const ref = referenceAttention({
     B, T, S, H, dk: c.dk, dv: mha.valueDim,
     queryDim: mha.queryDim, keyInputDim: mha.keyInputDim, valueInputDim: mha.valueInputDim, outputDim: mha.outputDim,
-    query: query.data, key: key.data, value: value.data, weights: refWeights(mha), allowed,
+    query: query.data, key: key.data, value: value.data, weights: refWeights(mha), allowed, bias: biasAt,
   });
 
   const options = {
     value: self ? undefined : value,
     key: self ? undefined : key,
     attentionMask,
+    attentionBias,
     keyPaddingMask,
     causal: c.causal,
     returnAttentionScores: c.scores,
@@ -232,6 +257,23 @@ describe('up to 16 keys, keys as lanes', () => {
   });
 });
 
+describe('attention bias', () => {
+  // Added to the scaled scores before the softmax, -Infinity entries included, in every broadcast form; with masks,
+  // causal, scores; the short shapes (query by query without a bias) and long ones (key blocks, tiles).
+  it.each([
+    { B: 2, T: 5, H: 2, dk: 4, biasShape: 'TS', scores: true },
+    { B: 2, T: 7, S: 9, H: 3, dk: 5, keyInputDim: 6, valueInputDim: 7, biasShape: 'HTS', scores: true },
+    { B: 3, T: 17, H: 2, dk: 8, biasShape: 'BTS', causal: true },
+    { B: 2, T: 33, S: 40, H: 2, dk: 16, keyInputDim: 16, valueInputDim: 16, biasShape: 'BHTS', attentionMaskShape: 'B1TS',
+      keyPadding: true, scores: true },
+    { B: 2, T: 3, S: 300, H: 2, dk: 4, keyInputDim: 8, valueInputDim: 8, biasShape: 'B11S' },
+    { B: 1, T: 1, H: 1, dk: 1, biasShape: 'flatTS' },
+    { B: 1, T: 300, H: 2, dk: 8, biasShape: 'flatBHTS', causal: true },
+    { B: 20, T: 9, H: 2, dk: 8, biasShape: 'HTS', attentionMaskShape: 'TS' },
+    { B: 2, T: 3, S: 0, H: 2, dk: 4, keyInputDim: 6, valueInputDim: 6, biasShape: 'BHTS' },
+  ] as Case[])('%o', (c) => check(c));
+});
+
 describe('empty inputs', () => {
   // An empty batch or query sequence gives an empty output; no keys (S = 0) leaves every query nothing to attend, so
   // each output row is the output bias (zeros without one) and the scores are [B, H, T, 0].
@@ -352,11 +394,22 @@ describe('input buffers', () => {
   });
 
   it('copies plain inputs before queuing, so the caller may reuse them at once', async () => {
-    const mha = new MultiHeadAttention({ numHeads: 2, keyDim: 4 });
-    const q = randomTensor([2, 3, 8], 16);
+    const mha = new MultiHeadAttention({ numHeads: 4, keyDim: 16 }); // large enough to be queued, not run inline
+    const q = randomTensor([2, 120, 64], 16);
     const expected = Array.from(mha.forwardSync(q).output.data);
     const pending = mha.forward(q);
     q.data.fill(123); // overwritten while the call is queued
+    expect(Array.from((await pending).output.data)).toEqual(expected);
+  });
+
+  it('copies a plain attention bias before queuing too', async () => {
+    const mha = new MultiHeadAttention({ numHeads: 4, keyDim: 16 }); // large enough to be queued, not run inline
+    randomizeWeights(mha, 17);
+    const q = randomTensor([2, 120, 64], 18);
+    const attentionBias = randomArray(2 * 4 * 120 * 120, 19, 3);
+    const expected = Array.from(mha.forwardSync(q, { attentionBias }).output.data);
+    const pending = mha.forward(q, { attentionBias });
+    attentionBias.fill(-Infinity); // overwritten while the call is queued
     expect(Array.from((await pending).output.data)).toEqual(expected);
   });
 });

@@ -29,6 +29,8 @@ export interface RefArgs {
   weights: RefWeights;
   /** may query t of head h in batch b attend key s? (all masks together) */
   allowed?: (b: number, h: number, t: number, s: number) => boolean;
+  /** added to the scaled score of (b, h, t, s) before the softmax; -Infinity hides the key */
+  bias?: (b: number, h: number, t: number, s: number) => number;
 }
 
 // x [rows, inDim] times w [inDim, outDim] plus bias, all float64.
@@ -64,7 +66,7 @@ export function referenceAttention(a: RefArgs): { output: Float64Array; scores: 
           }
           let dot = 0;
           for (let j = 0; j < dk; j++) dot += Q[(b * T + t) * H * dk + h * dk + j] * K[(b * S + s) * H * dk + h * dk + j];
-          logits[s] = dot / Math.sqrt(dk);
+          logits[s] = dot / Math.sqrt(dk) + (a.bias ? a.bias(b, h, t, s) : 0);
           max = Math.max(max, logits[s]);
         }
         if (max === -Infinity) continue; // nothing to attend: zero context and zero scores

@@ -3,6 +3,7 @@
 #include "checks.h"
 
 #include <cstring>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -14,7 +15,7 @@ namespace {
 // The positions of forward's arguments: the order of NativeForwardArgs in lib/native.ts.
 enum Position : size_t {
   kBatch, kQueryLen, kKeyLen, kThreads, kCausal, kQuery, kKey, kValue, kOutput, kScores, kKeyPadding, kMask,
-  kMaskStrideB, kMaskStrideH, kMaskStrideT
+  kMaskStrideB, kMaskStrideH, kMaskStrideT, kBias, kBiasStrideB, kBiasStrideH, kBiasStrideT
 };
 
 }  // namespace
@@ -53,21 +54,32 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
   c.keyPadding = pad.array;
   f.keyPadding = pad.as<const uint8_t>();
 
-  if (!info[kMask].IsUndefined()) {
-    // Strides broadcast the mask over [B, H, T, S]; the farthest element read must lie inside the array.
-    // Strides past 2^32 could not index any typed array, and with B, H, T < 2^31 the sum stays below 2^65:
-    // computed in 128 bits, it cannot wrap.
+  // Strides broadcast a mask or bias over [B, H, T, S] (they follow it among the arguments); the farthest element
+  // read must lie inside the array. Strides past 2^32 could not index any typed array, and with B, H, T < 2^31 the
+  // sum stays below 2^65: computed in 128 bits, it cannot wrap.
+  struct Broadcast {
+    CheckedArray array;
+    int64_t strideB, strideH, strideT;
+  };
+  auto broadcast = [&](Position at, const char* name, napi_typedarray_type type, const char* const (&strides)[3]) {
     constexpr int64_t kMaxStride = (int64_t{1} << 32) - 1;
-    const int64_t sb = requireInt(arg(kMaskStrideB, "maskStrideB"), 0, kMaxStride);
-    const int64_t sh = requireInt(arg(kMaskStrideH, "maskStrideH"), 0, kMaxStride);
-    const int64_t st = requireInt(arg(kMaskStrideT, "maskStrideT"), 0, kMaxStride);
-    const __int128 end = (__int128)(B - 1) * sb + (__int128)(H - 1) * sh + (__int128)(T - 1) * st + S;
-    if (end > kMaxStride) throwRange(env, "The mask strides reach past what a Uint8Array can hold");
-    const int64_t last = static_cast<int64_t>(end);
-    const CheckedArray m = requireArrayAtLeast(arg(kMask, "mask"), napi_uint8_array, last);
-    c.keep(m.array);
-    c.mask = m.array;
-    f.mask = MaskView{m.as<const uint8_t>(), sb, sh, st};
+    int64_t st[3];
+    for (size_t i = 0; i < 3; ++i) st[i] = requireInt(arg(static_cast<Position>(at + 1 + i), strides[i]), 0, kMaxStride);
+    const __int128 end = (__int128)(B - 1) * st[0] + (__int128)(H - 1) * st[1] + (__int128)(T - 1) * st[2] + S;
+    if (end > kMaxStride) throwRange(env, std::string("The ") + name + " strides reach past what a typed array can hold");
+    const CheckedArray a = requireArrayAtLeast(arg(at, name), type, static_cast<int64_t>(end));
+    c.keep(a.array);
+    return Broadcast{a, st[0], st[1], st[2]};
+  };
+  if (!info[kMask].IsUndefined()) {
+    const Broadcast m = broadcast(kMask, "mask", napi_uint8_array, {"maskStrideB", "maskStrideH", "maskStrideT"});
+    c.mask = m.array.array;
+    f.mask = MaskView{m.array.as<const uint8_t>(), m.strideB, m.strideH, m.strideT};
+  }
+  if (!info[kBias].IsUndefined()) {
+    const Broadcast b = broadcast(kBias, "bias", napi_float32_array, {"biasStrideB", "biasStrideH", "biasStrideT"});
+    c.bias = b.array.array;
+    f.bias = BiasView{b.array.as<const float>(), b.strideB, b.strideH, b.strideT};
   }
   return c;
 }
@@ -94,6 +106,7 @@ void copyInputs(CheckedForward& c, uint32_t copies, std::vector<InputCopy>& owne
   copy(4, c.value, f.value);
   copy(8, c.keyPadding, f.keyPadding);
   copy(16, c.mask, f.mask.data);
+  copy(32, c.bias, f.bias.data);
 }
 
 }  // namespace binding

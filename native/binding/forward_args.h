@@ -18,19 +18,19 @@ struct CheckedForward {
   ForwardArgs args;
   int maxThreads = 1;
   // every array the computation reads or writes (a fixed array: no allocation per call)
-  std::array<Napi::Object, 7> arrays;
+  std::array<Napi::Object, 8> arrays;
   int arrayCount = 0;
   void keep(const Napi::Object& a) { arrays[arrayCount++] = a; }
-  // The inputs by name (mask and keyPadding may be empty), for forward()'s copies.
-  Napi::TypedArray query, key, value, keyPadding, mask;
+  // The inputs by name (mask, bias and keyPadding may be empty), for forward()'s copies.
+  Napi::TypedArray query, key, value, keyPadding, mask, bias;
 };
 
 CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims& dims);
 
 // forward()'s argument after the forward tuple: which inputs live in ordinary (detachable) ArrayBuffers and must
-// be copied before the call returns. Bits: query 1, key 2, value 4, keyPadding 8, mask 16.
-constexpr size_t kCopiesPosition = 15;
-constexpr size_t kCancelPosition = 16;  // forward() only: a cancel token, or undefined
+// be copied before the call returns. Bits: query 1, key 2, value 4, keyPadding 8, mask 16, bias 32.
+constexpr size_t kCopiesPosition = 19;
+constexpr size_t kCancelPosition = 20;  // forward() only: a cancel token, or undefined
 
 // Copies the inputs `copies` names into `owned` and points args at the copies: one copy per distinct array, so
 // that self-attention's query == key == value still holds for the fused projection.

@@ -143,7 +143,7 @@ Napi::Value LayerWrap::forward(const Napi::CallbackInfo& info) {
   // they are copied here, on the JS thread, into memory the job owns. Native copies, not JS ones: a server's
   // per-call copies would otherwise be garbage the JS heap collects on the event loop.
   const Napi::Value copies = info[kCopiesPosition];
-  copyInputs(c, copies.IsNumber() ? copies.As<Napi::Number>().Uint32Value() : 0x1f, job->inputs);
+  copyInputs(c, copies.IsNumber() ? copies.As<Napi::Number>().Uint32Value() : 0x3f, job->inputs);
   job->args = c.args;
   job->args.cancelled = job->cancelled.get();  // the job keeps the flag alive
   job->maxThreads = c.maxThreads;

@@ -93,6 +93,16 @@ void applyMasks(const Plan& p, const Tile& tile, int64_t s0, int64_t n, float* s
   }
 }
 
+// Adds the bias to the Sᵀ block (key rows s0.., query columns), in the scores' base 2.
+void addBias(const Plan& p, const Tile& tile, int64_t s0, int64_t n, float* scoresT, int64_t lds) {
+  const BiasView& bias = p.a.bias;
+  const float* rows = bias.data + tile.b * bias.strideB + tile.h * bias.strideH + tile.t0 * bias.strideT + s0;
+  for (int64_t j = 0; j < n; ++j) {
+    float* row = scoresT + j * lds;
+    for (int64_t c = 0; c < tile.rows; ++c) row[c] += rows[c * bias.strideT + j] * kLog2e;
+  }
+}
+
 // Sᵀ[s0 : s0 + n, :] = K Qᵀ, one micro-kernel call per MR keys (k runs over the whole keyDim).
 void scoresT(const Plan& p, const float* keys, const float* queriesT, int64_t s0, int64_t n, float* out) {
   const GemmConfig& g = p.g;
@@ -164,6 +174,7 @@ void attendTile(const Plan& p, const Tile& tile) {
       if (s0 < keysSeen) prefetchRows(s0);
       if (blockAllowed(p, tile, s0, n)) {
         scoresT(p, tile.keys, queriesT, s0, n, block + s0 * nr);
+        if (a.bias.data) addBias(p, tile, s0, n, block + s0 * nr, nr);
         if (masked) applyMasks(p, tile, s0, n, block + s0 * nr, nr);
       } else {
         for (int64_t j = s0; j < s0 + n; ++j) std::fill(block + j * nr, block + j * nr + tile.rows, kNegInf);
@@ -188,6 +199,7 @@ void attendTile(const Plan& p, const Tile& tile) {
       prefetchRows(s0);
       if (!blockAllowed(p, tile, s0, n)) continue;
       scoresT(p, tile.keys, queriesT, s0, n, block);
+      if (a.bias.data) addBias(p, tile, s0, n, block, nr);
       if (masked) applyMasks(p, tile, s0, n, block, nr);
       p.k.onlineSoftmax(block, n, rowMax, rowSum, alpha);
       // Rescaled only when a maximum grew: once a query's maximum has settled (most blocks of a long sequence),
@@ -278,7 +290,8 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
   // us on two threads inside a forward).
   constexpr int64_t kFlopsPerThread = int64_t{1} << 20, kShortFlopsPerThread = kFlopsPerThread / 16;
   const int64_t flops = 2 * B * H * T * S * (a.keyDim + a.valueDim);
-  const bool queryByQuery = S <= kShortKeys || T <= kShortQueries;
+  // A bias takes the tiled path: the query-by-query kernels have no place for it.
+  const bool queryByQuery = !a.bias.data && (S <= kShortKeys || T <= kShortQueries);
   maxThreads = static_cast<int>(
       std::clamp<int64_t>(flops / (queryByQuery ? kShortFlopsPerThread : kFlopsPerThread), 1, std::max(1, maxThreads)));
   if (queryByQuery) return attendShort(a, kernels.attendRows, pool, maxThreads);

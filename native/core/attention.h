@@ -15,6 +15,13 @@ struct MaskView {
   int64_t strideB = 0, strideH = 0, strideT = 0;
 };
 
+// A float32 bias broadcast over [B, H, T, S] like MaskView, added to the scaled scores before the softmax (relative
+// position biases, ALiBi, PyTorch's float attn_mask); -inf hides a key.
+struct BiasView {
+  const float* data = nullptr;
+  int64_t strideB = 0, strideH = 0, strideT = 0;
+};
+
 struct AttentionArgs {
   int64_t batch = 0, heads = 0, queryLen = 0, keyLen = 0, keyDim = 0, valueDim = 0;
   // Projected rows: head h of row (b, t) of the queries starts at queries + (b*T + t) * queryStride +
@@ -33,6 +40,7 @@ struct AttentionArgs {
   int64_t contextStride = 0;
   float* scores = nullptr;   // [B, H, T, S] softmax weights, or null when not asked for
   MaskView mask;
+  BiasView bias;
   const uint8_t* keyPadding = nullptr;  // [B, S], nonzero = real token
   bool causal = false;                  // query t sees key s <= t + (S - T)
   float scale = 1.0f;
@@ -42,8 +50,8 @@ struct AttentionArgs {
 
   bool stopped() const { return cancelled && cancelled->load(std::memory_order_relaxed); }
 
-  // Is any key hidden from any query by something other than its length?
-  bool masked() const { return causal || keyPadding || mask.data; }
+  // Is any key hidden from any query by something other than its length? (A bias may hide keys with -inf.)
+  bool masked() const { return causal || keyPadding || mask.data || bias.data; }
 };
 
 // A query row that may attend no key gets a zero context row and a zero scores row.

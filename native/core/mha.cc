@@ -170,6 +170,7 @@ void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) cons
   a.contextStride = contextInPlace ? a.queryStride : vWidth;
   a.scores = f.scores;
   a.mask = f.mask;
+  a.bias = f.bias;
   a.keyPadding = f.keyPadding;
   a.causal = f.causal;
   a.scale = 1.0f / std::sqrt(static_cast<float>(d.keyDim));

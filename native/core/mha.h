@@ -30,6 +30,7 @@ struct ForwardArgs {
   const float* key = nullptr;    // [B, S, keyInputDim]
   const float* value = nullptr;  // [B, S, valueInputDim]
   MaskView mask;
+  BiasView bias;
   const uint8_t* keyPadding = nullptr;  // [B, S]
   bool causal = false;
   float* output = nullptr;  // [B, T, outputDim]
