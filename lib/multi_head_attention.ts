@@ -91,7 +91,8 @@ const CONSTRUCTOR_KEYS = [
   'threads',
 ] as const;
 const FORWARD_KEYS = [
-  'value', 'key', 'attentionMask', 'attentionBias', 'keyPaddingMask', 'causal', 'returnAttentionScores', 'out', 'signal',
+  'value', 'key', 'attentionMask', 'attentionBias', 'keyPaddingMask', 'causal', 'returnAttentionScores', 'out',
+  'signal',
 ] as const;
 const TORCH_KEYS = ['numHeads', 'embedDim', 'kdim', 'vdim', 'bias'] as const;
 const MAX_THREADS = 4096;

@@ -37,7 +37,8 @@ export type NativeForwardTuple = [
 
 export function positional(a: NativeForwardArgs): NativeForwardTuple {
   return [a.batch, a.queryLen, a.keyLen, a.threads, a.causal, a.query, a.key, a.value, a.output, a.scores,
-    a.keyPadding, a.mask, a.maskStrideB, a.maskStrideH, a.maskStrideT, a.bias, a.biasStrideB, a.biasStrideH, a.biasStrideT];
+    a.keyPadding, a.mask, a.maskStrideB, a.maskStrideH, a.maskStrideT, a.bias, a.biasStrideB, a.biasStrideH,
+    a.biasStrideT];
 }
 
 export interface NativeLayer {

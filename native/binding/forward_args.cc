@@ -64,9 +64,13 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
   auto broadcast = [&](Position at, const char* name, napi_typedarray_type type, const char* const (&strides)[3]) {
     constexpr int64_t kMaxStride = (int64_t{1} << 32) - 1;
     int64_t st[3];
-    for (size_t i = 0; i < 3; ++i) st[i] = requireInt(arg(static_cast<Position>(at + 1 + i), strides[i]), 0, kMaxStride);
+    for (size_t i = 0; i < 3; ++i) {
+      st[i] = requireInt(arg(static_cast<Position>(at + 1 + i), strides[i]), 0, kMaxStride);
+    }
     const __int128 end = (__int128)(B - 1) * st[0] + (__int128)(H - 1) * st[1] + (__int128)(T - 1) * st[2] + S;
-    if (end > kMaxStride) throwRange(env, std::string("The ") + name + " strides reach past what a typed array can hold");
+    if (end > kMaxStride) {
+      throwRange(env, std::string("The ") + name + " strides reach past what a typed array can hold");
+    }
     const CheckedArray a = requireArrayAtLeast(arg(at, name), type, static_cast<int64_t>(end));
     c.keep(a.array);
     return Broadcast{a, st[0], st[1], st[2]};
