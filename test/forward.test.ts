@@ -267,6 +267,7 @@ describe('attention bias', () => {
     { B: 2, T: 33, S: 40, H: 2, dk: 16, keyInputDim: 16, valueInputDim: 16, biasShape: 'BHTS', attentionMaskShape: 'B1TS',
       keyPadding: true, scores: true },
     { B: 2, T: 3, S: 300, H: 2, dk: 4, keyInputDim: 8, valueInputDim: 8, biasShape: 'B11S' },
+    { B: 1, T: 40, S: 600, H: 2, dk: 8, keyInputDim: 8, valueInputDim: 8, biasShape: 'BHTS', scores: true },
     { B: 1, T: 1, H: 1, dk: 1, biasShape: 'flatTS' },
     { B: 1, T: 300, H: 2, dk: 8, biasShape: 'flatBHTS', causal: true },
     { B: 20, T: 9, H: 2, dk: 8, biasShape: 'HTS', attentionMaskShape: 'TS' },
