@@ -228,7 +228,7 @@ export class MultiHeadAttention {
     // cannot be, so it is read in place. Bits: query 1, key 2, value 4, keyPadding 8, mask 16.
     const detachable = (a: ArrayBufferView | undefined, bit: number) => (a !== undefined && !isShared(a) ? bit : 0);
     const copies = detachable(args.query, 1) | detachable(args.key, 2) | detachable(args.value, 4) |
-      detachable(args.keyPadding, 8) | detachable(args.mask, 16) | detachable(args.bias, 32);
+      detachable(args.keyPadding, 8) | detachable(args.mask?.data, 16) | detachable(args.bias?.data, 32);
     const callerOut = plan.out;
     if (callerOut && !isShared(callerOut)) args.output = outputArray(callerOut.length);
 
@@ -271,8 +271,8 @@ export class MultiHeadAttention {
     const a = plan.args;
     if (a.batch === 0 || a.queryLen === 0) return this.#result(plan, a.output, a.scores); // nothing to compute
     layer.forwardSync(a.batch, a.queryLen, a.keyLen, a.threads, a.causal, a.query, a.key, a.value, a.output, a.scores,
-      a.keyPadding, a.mask, a.maskStrideB, a.maskStrideH, a.maskStrideT, a.bias, a.biasStrideB, a.biasStrideH,
-      a.biasStrideT);
+      a.keyPadding, a.mask?.data, a.mask?.strideB, a.mask?.strideH, a.mask?.strideT, a.bias?.data, a.bias?.strideB,
+      a.bias?.strideH, a.bias?.strideT);
     return this.#result(plan, plan.args.output, plan.args.scores);
   }
 
@@ -352,20 +352,8 @@ export class MultiHeadAttention {
       scoresShape = [B, H, T, S];
       args.scores = outputArray(B * H * T * S);
     }
-    if (options.attentionMask !== undefined) {
-      const m = planAttentionMask(options.attentionMask, { B, H, T, S });
-      args.mask = m.data;
-      args.maskStrideB = m.strideB;
-      args.maskStrideH = m.strideH;
-      args.maskStrideT = m.strideT;
-    }
-    if (options.attentionBias !== undefined) {
-      const m = planAttentionBias(options.attentionBias, { B, H, T, S });
-      args.bias = m.data;
-      args.biasStrideB = m.strideB;
-      args.biasStrideH = m.strideH;
-      args.biasStrideT = m.strideT;
-    }
+    if (options.attentionMask !== undefined) args.mask = planAttentionMask(options.attentionMask, { B, H, T, S });
+    if (options.attentionBias !== undefined) args.bias = planAttentionBias(options.attentionBias, { B, H, T, S });
     if (options.keyPaddingMask !== undefined) args.keyPadding = checkKeyPaddingMask(options.keyPaddingMask, B, S);
     if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
       throw typeError('signal', 'an AbortSignal', options.signal);

@@ -1,5 +1,6 @@
 // Loads the compiled addon (a prebuilt binary or build/Release) and gives it a typed interface.
 import path from 'node:path';
+import type { MaskPlan } from './masks';
 import type { LayerDims } from './weights';
 
 /** Arguments of one forward, already validated and normalized by the TypeScript layer. */
@@ -15,14 +16,8 @@ export interface NativeForwardArgs {
   output: Float32Array;
   scores?: Float32Array;
   keyPadding?: Uint8Array;
-  mask?: Uint8Array;
-  maskStrideB?: number;
-  maskStrideH?: number;
-  maskStrideT?: number;
-  bias?: Float32Array;
-  biasStrideB?: number;
-  biasStrideH?: number;
-  biasStrideT?: number;
+  mask?: MaskPlan;
+  bias?: MaskPlan<Float32Array>;
 }
 
 /** NativeForwardArgs as the binding takes them: positional, since named lookups cost more than a tiny layer. */
@@ -37,8 +32,8 @@ export type NativeForwardTuple = [
 
 export function positional(a: NativeForwardArgs): NativeForwardTuple {
   return [a.batch, a.queryLen, a.keyLen, a.threads, a.causal, a.query, a.key, a.value, a.output, a.scores,
-    a.keyPadding, a.mask, a.maskStrideB, a.maskStrideH, a.maskStrideT, a.bias, a.biasStrideB, a.biasStrideH,
-    a.biasStrideT];
+    a.keyPadding, a.mask?.data, a.mask?.strideB, a.mask?.strideH, a.mask?.strideT, a.bias?.data, a.bias?.strideB,
+    a.bias?.strideH, a.bias?.strideT];
 }
 
 export interface NativeLayer {

@@ -160,11 +160,11 @@ describe('binding checks', () => {
     ['a string causal', { ...good(), causal: 'no' }, TypeError, /Expected a boolean for causal/],
     ['a shape that overflows', { ...good(), batch: 2 ** 31 - 1, queryLen: 2 ** 31 - 1 }, RangeError, /The shape of query has more elements than a typed array can hold/],
     ['a short scores buffer', { ...good(), scores: new Float32Array(11) }, RangeError, /Expected Float32Array of 12 elements for scores/],
-    ['bias strides past its end', { ...good(), bias: new Float32Array(6), biasStrideB: 0, biasStrideH: 6, biasStrideT: 3 }, RangeError, /Expected Float32Array of at least 12 elements for bias but received 6/],
-    ['a bias of the wrong type', { ...good(), bias: new Uint8Array(6), biasStrideB: 0, biasStrideH: 0, biasStrideT: 3 }, TypeError, /Expected Float32Array for bias/],
-    ['huge bias strides', { ...good(), bias: new Float32Array(6), biasStrideB: 0, biasStrideH: 2 ** 32 - 1, biasStrideT: 2 ** 32 - 1 }, RangeError, /bias strides reach past/],
-    ['mask strides past its end', { ...good(), mask: new Uint8Array(6), maskStrideB: 0, maskStrideH: 6, maskStrideT: 3 }, RangeError, /Expected Uint8Array of at least 12 elements for mask but received 6/],
-    ['huge mask strides', { ...good(), mask: new Uint8Array(6), maskStrideB: 0, maskStrideH: 2 ** 32 - 1, maskStrideT: 2 ** 32 - 1 }, RangeError, /mask strides reach past/],
+    ['bias strides past its end', { ...good(), bias: { data: new Float32Array(6), strideB: 0, strideH: 6, strideT: 3 } }, RangeError, /Expected Float32Array of at least 12 elements for bias but received 6/],
+    ['a bias of the wrong type', { ...good(), bias: { data: new Uint8Array(6), strideB: 0, strideH: 0, strideT: 3 } }, TypeError, /Expected Float32Array for bias/],
+    ['huge bias strides', { ...good(), bias: { data: new Float32Array(6), strideB: 0, strideH: 2 ** 32 - 1, strideT: 2 ** 32 - 1 } }, RangeError, /bias strides reach past/],
+    ['mask strides past its end', { ...good(), mask: { data: new Uint8Array(6), strideB: 0, strideH: 6, strideT: 3 } }, RangeError, /Expected Uint8Array of at least 12 elements for mask but received 6/],
+    ['huge mask strides', { ...good(), mask: { data: new Uint8Array(6), strideB: 0, strideH: 2 ** 32 - 1, strideT: 2 ** 32 - 1 } }, RangeError, /mask strides reach past/],
     ['a keyPadding of the wrong length', { ...good(), keyPadding: new Uint8Array(2) }, RangeError, /Expected Uint8Array of 3 elements for keyPadding/],
   ])('rejects %s', (_what, args, type, message) => {
     const call = positional(args as never);
