@@ -48,7 +48,7 @@ struct AttentionArgs {
   // is left incomplete.
   const std::atomic<bool>* cancelled = nullptr;
 
-  bool stopped() const { return cancelled && cancelled->load(std::memory_order_relaxed); }
+  bool stopped() const { return isCancelled(cancelled); }
 
   // Is any key hidden from any query by something other than its length? (A bias may hide keys with -inf.)
   bool masked() const { return causal || keyPadding || mask.data || bias.data; }

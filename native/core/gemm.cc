@@ -137,7 +137,7 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
         const int64_t kLen = std::min(cfg.kc, K - pc);
         for (int64_t ic = iBegin; ic < iEnd; ic += cfg.mc) {
           const int64_t mLen = std::min(cfg.mc, iEnd - ic);
-          if (cancelled && cancelled->load(std::memory_order_relaxed)) return;
+          if (isCancelled(cancelled)) return;
           yieldToWaiting();
           if (packedBlock.product != product || packedBlock.ic != ic || packedBlock.pc != pc) {
             cfg.packA(A + ic * lda + pc, lda, mLen, kLen, packed);

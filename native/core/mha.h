@@ -39,7 +39,7 @@ struct ForwardArgs {
   // of a product, an attention task), leaving the output (and scores) incomplete.
   const std::atomic<bool>* cancelled = nullptr;
 
-  bool stopped() const { return cancelled && cancelled->load(std::memory_order_relaxed); }
+  bool stopped() const { return isCancelled(cancelled); }
 };
 
 class Layer {

@@ -98,6 +98,9 @@ class ThreadPool {
   bool jobsStopping_ = false;
 };
 
+// A cancel flag another thread may set (null: the work cannot be cancelled), read between blocks of work.
+inline bool isCancelled(const std::atomic<bool>* flag) { return flag && flag->load(std::memory_order_relaxed); }
+
 // Called by tasks between blocks of work: gives the CPU to a thread that woke meanwhile, the JS event loop above
 // all, instead of leaving it to wait for the next scheduler tick (milliseconds) while the pool keeps every core
 // busy. Yields at most once per 100 us of the calling thread's time, so it may be called after every small block.
