@@ -1,12 +1,10 @@
-// The shared softmax kernels (kernels/common/online_softmax.h, attend_rows.h), vectorized by the compiler for
-// this ISA.
+// The shared query-by-query attention (kernels/common/attend_rows.h), vectorized by the compiler for this ISA. The
+// online softmax of the tiled path is written with intrinsics instead (online_softmax_avx2.cc).
 #include "../common/attend_rows.h"
-#include "../common/online_softmax.h"
 #include "config.h"
 
 namespace fastmha {
 namespace avx2 {
 #include "../common/attend_rows_entry.inc"
-#include "../common/online_softmax_entry.inc"
 }  // namespace avx2
 }  // namespace fastmha
