@@ -29,11 +29,17 @@ ThreadPool::~ThreadPool() {
 
 namespace {
 
-// How long an idle worker polls for the next region of an open Session before sleeping (and the dispatcher for the
-// next job): 2000 pauses, 17-20 us on this VM's Xeon (8.5 ns a pause), several times longer where a pause takes 140
-// cycles. A 60 us bound by the clock instead ran the same (paired layer runs, 2 threads); a 100 us dispatcher wait
-// delayed the JS thread's wake-up after each async forward (about 130 -> 210 us at 1 thread, 5 of 6 paired runs).
-constexpr int kSpinRounds = 2000;
+// How long an idle worker polls for the next region of an open Session before sleeping: 20 us by the clock. It was
+// 2000 pauses, 17-20 us on a Xeon (8.5 ns a pause) but 56 us on Zen 3 (28 ns); a 60 us bound ran the same as 20 us
+// (paired layer runs, 2 threads).
+constexpr std::chrono::microseconds kRegionPoll{20};
+// How long the dispatcher polls for the next job after one: a server awaiting one forward submits the next once the
+// last settles, a round trip through the JS thread of 50-150 us on a VM, and a dispatcher asleep by then costs a
+// wake-up of its CPU per call. On Zen 3 (cross-attention, 12 x 9 tokens, awaited one at a time): 150 us against 20
+// gave 0.25 against 0.33-0.34 ms a call at 2 threads and 0.38-0.39 against 0.48 at 1; 300 us was no better. (On a
+// Xeon VM a 100 us poll had delayed the JS thread's wake-up at 1 thread, 130 -> 210 us: there the poll took the
+// CPU the JS thread was waiting for, which pollingPays() now rules out.)
+constexpr std::chrono::microseconds kJobPoll{150};
 
 inline void relax() {
 #if defined(__x86_64__) || defined(_M_X64)
@@ -41,6 +47,31 @@ inline void relax() {
 #elif defined(__aarch64__)
   __asm__ volatile("yield");
 #endif
+}
+
+// Polling pays only where the thread awaited can run meanwhile: a process held to one CPU (taskset, a cpuset) would
+// spend the poll keeping the JS thread or a helper off the CPU they need, so it sleeps at once.
+bool pollingPays() {
+#if defined(__linux__)
+  static const bool pays = [] {
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) > 1;
+  }();
+  return pays;
+#else
+  return true;
+#endif
+}
+
+// Polls while `waiting()` holds, for at most `limit`; the clock is read every 64 pauses.
+template <typename Waiting>
+void pollWhile(std::chrono::microseconds limit, Waiting waiting) {
+  if (!pollingPays()) return;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (int i = 1; waiting(); ++i) {
+    relax();
+    if (i % 64 == 0 && std::chrono::steady_clock::now() >= deadline) return;
+  }
 }
 
 }  // namespace
@@ -84,12 +115,11 @@ void ThreadPool::runChunks(Region& r) {
 void ThreadPool::workerLoop(uint64_t seen) {
   for (;;) {
     uint64_t state = state_.load(std::memory_order_acquire);
-    for (int spin = 0; (state >> 16) == seen && spin < kSpinRounds && sessions_.load(std::memory_order_relaxed) > 0 &&
-                       !stopping_.load(std::memory_order_relaxed);
-         ++spin) {
-      relax();
+    pollWhile(kRegionPoll, [&] {
       state = state_.load(std::memory_order_acquire);
-    }
+      return (state >> 16) == seen && sessions_.load(std::memory_order_relaxed) > 0 &&
+             !stopping_.load(std::memory_order_relaxed);
+    });
     if ((state >> 16) == seen) {
       std::unique_lock<std::mutex> lock(sleepMutex_);
       sleepers_.fetch_add(1);
@@ -171,9 +201,9 @@ void ThreadPool::submit(std::function<void()> job) {
 void ThreadPool::dispatcherLoop() {
   for (;;) {
     std::function<void()> job;
-    // A server awaiting one forward submits the next as soon as the last resolves: poll for it a little before
-    // sleeping, which would cost a wake-up per call. The workers sleep meanwhile (no Session is open).
-    for (int spin = 0; spin < kSpinRounds && queued_.load(std::memory_order_acquire) == 0; ++spin) relax();
+    // The next job of a server awaiting one forward at a time (kJobPoll). The workers sleep meanwhile (no Session
+    // is open).
+    pollWhile(kJobPoll, [&] { return queued_.load(std::memory_order_acquire) == 0; });
     {
       std::unique_lock<std::mutex> lock(jobsMutex_);
       jobsCv_.wait(lock, [&] { return jobsStopping_ || !jobs_.empty(); });
