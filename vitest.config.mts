@@ -16,6 +16,15 @@ function supportedIsas(): string[] {
 }
 
 const perIsa = ['test/forward.test.ts', 'test/isa.test.ts'];
+const isas = supportedIsas();
+// A kernel path this CPU cannot run is not tested here (Debian's qemu-user, which the tests use, has no AVX-512:
+// "TCG doesn't support requested feature: avx512f"): say so, rather than let a green run look like it covered every
+// path. Once: the config is loaded again in each forked test process, which inherits the variable.
+const untested = process.arch === 'x64' ? ['avx2', 'avx512'].filter((isa) => !isas.includes(isa)) : [];
+if (untested.length > 0 && !process.env.FASTMHA_UNTESTED_SAID) {
+  process.env.FASTMHA_UNTESTED_SAID = '1';
+  console.warn(`fastmha: this CPU cannot run the ${untested.join(' and ')} kernels; their tests need one that can`);
+}
 
 export default defineConfig({
   test: {
@@ -25,7 +34,7 @@ export default defineConfig({
     pool: 'forks',
     projects: [
       { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'], exclude: perIsa } },
-      ...supportedIsas().map((isa) => ({
+      ...isas.map((isa) => ({
         extends: true,
         test: { name: isa, include: perIsa, env: { FASTMHA_ISA: isa } },
       })),
