@@ -23,22 +23,28 @@ template <int ROWS, bool FULL>
 inline void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int64_t m, __m256i lo, __m256i hi,
                  const float* bias, bool accumulate) {
   __m256 acc[ROWS][2];
-  if (accumulate) {
+  if (FULL) {
+    // C's rows are fetched now and read (accumulate) or written only after the k loop: a C block larger than the
+    // caches (a projection's output) had each tile wait on its 6 lines at the end. 1024 x 2304 x 768 at 1 thread:
+    // +6-9% (paired runs).
 #pragma GCC unroll 6
     for (int i = 0; i < ROWS; ++i) {
-      if (FULL) {
-        acc[i][0] = _mm256_loadu_ps(c + i * ldc);
-        acc[i][1] = _mm256_loadu_ps(c + i * ldc + 8);
-        continue;
-      }
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 15), _MM_HINT_T0);
+    }
+  }
+  if (accumulate && !FULL) {
+#pragma GCC unroll 6
+    for (int i = 0; i < ROWS; ++i) {
       const bool row = i < m;
       const __m256i none = _mm256_setzero_si256();
       acc[i][0] = _mm256_maskload_ps(c + (row ? i : 0) * ldc, row ? lo : none);
       acc[i][1] = _mm256_maskload_ps(c + (row ? i : 0) * ldc + 8, row ? hi : none);
     }
   } else {
-    const __m256 b0 = !bias ? _mm256_setzero_ps() : FULL ? _mm256_loadu_ps(bias) : _mm256_maskload_ps(bias, lo);
-    const __m256 b1 = !bias ? _mm256_setzero_ps() : FULL ? _mm256_loadu_ps(bias + 8) : _mm256_maskload_ps(bias + 8, hi);
+    const bool zero = !bias || accumulate;  // accumulate here means FULL: C is added after the loop
+    const __m256 b0 = zero ? _mm256_setzero_ps() : FULL ? _mm256_loadu_ps(bias) : _mm256_maskload_ps(bias, lo);
+    const __m256 b1 = zero ? _mm256_setzero_ps() : FULL ? _mm256_loadu_ps(bias + 8) : _mm256_maskload_ps(bias + 8, hi);
 #pragma GCC unroll 6
     for (int i = 0; i < ROWS; ++i) acc[i][0] = b0, acc[i][1] = b1;
   }
@@ -59,6 +65,10 @@ inline void tile(int64_t kc, const float* a, const float* b, float* c, int64_t l
 #pragma GCC unroll 6
   for (int i = 0; i < ROWS; ++i) {
     if (FULL) {
+      if (accumulate) {
+        acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(c + i * ldc));
+        acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(c + i * ldc + 8));
+      }
       _mm256_storeu_ps(c + i * ldc, acc[i][0]);
       _mm256_storeu_ps(c + i * ldc + 8, acc[i][1]);
     } else if (i < m) {
