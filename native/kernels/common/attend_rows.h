@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "online_softmax.h"
+#include "vector.h"
 
 namespace fastmha {
 namespace {
@@ -34,26 +35,6 @@ inline float maxLanes(float* top) {
     for (int64_t i = 0; i < w; ++i) top[i] = top[i + w] > top[i] ? top[i + w] : top[i];
   }
   return top[0];
-}
-
-// V floats as one value (a GCC/Clang vector extension), V the ISA's register width (config.h, kVectorFloats): held
-// in registers, where a float[16] accumulator lived on the stack and every step waited on a store. Wider than the
-// register it would be split through the stack again.
-template <int V>
-struct Vector {
-  typedef float type __attribute__((vector_size(V * sizeof(float))));
-};
-
-template <typename Vec>
-inline Vec loadVector(const float* p) {
-  Vec v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-template <typename Vec>
-inline void storeVector(float* p, Vec v) {
-  std::memcpy(p, &v, sizeof v);
 }
 
 // The sum of a vector's lanes, by halvings in registers.

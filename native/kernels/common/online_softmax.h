@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "../kernels.h"
+#include "vector.h"
 
 namespace fastmha {
 namespace {
@@ -53,16 +54,27 @@ inline float weight(float x, float max) {
 // 2^(m_old - m_new), the factor for what was accumulated before. A query with nothing allowed so far keeps
 // m = -inf, alpha = 1 and zeros. Columns past the tile's queries hold finite scores of zero queries: computed,
 // never read.
-template <int NR>
+// The maximum runs over vectors of V floats (the ISA's register width): written as a loop over the NR floats,
+// GCC left it scalar, the running maxima spilled to the stack at each key (SSE2), or a compare and a branch per score
+// (NEON). As written below, NEON's loop is a compare and a select per vector.
+template <int NR, int V>
 inline void onlineSoftmaxImpl(float* __restrict s, int64_t keys, float* __restrict m, float* __restrict l,
                               float* __restrict alpha) {
+  static_assert(NR % V == 0, "a row of scores is whole vectors");
+  using Vec = typename Vector<V>::type;
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   float mNew[NR], shift[NR], sum[NR];
-  for (int c = 0; c < NR; ++c) mNew[c] = m[c], sum[c] = 0.0f;
+  Vec top[NR / V];
+  for (int v = 0; v < NR / V; ++v) top[v] = loadVector<Vec>(m + v * V);
   for (int64_t k = 0; k < keys; ++k) {
     const float* row = s + k * NR;
-    for (int c = 0; c < NR; ++c) mNew[c] = row[c] > mNew[c] ? row[c] : mNew[c];
+    for (int v = 0; v < NR / V; ++v) {
+      const Vec x = loadVector<Vec>(row + v * V);
+      top[v] = top[v] >= x ? top[v] : x;  // a NaN score becomes the maximum, as maxps makes it on x86
+    }
   }
+  for (int v = 0; v < NR / V; ++v) storeVector(mNew + v * V, top[v]);
+  for (int c = 0; c < NR; ++c) sum[c] = 0.0f;
   // A column still at -inf subtracts 0: its exps are all of -inf, which the select below zeroes.
   for (int c = 0; c < NR; ++c) shift[c] = mNew[c] == kNegInf ? 0.0f : mNew[c];
   for (int64_t k = 0; k < keys; ++k) {

@@ -1,0 +1,30 @@
+// V floats as one value (a GCC/Clang vector extension), V the ISA's register width (config.h, kVectorFloats), for the
+// shared kernels compiled in each kernels/<isa>/ folder: held in registers, where a float[NR] accumulator lived on
+// the stack and every step waited on a store. Wider than the register it would be split through the stack again.
+// Included only inside an unnamed namespace, as the kernels that use it are (see online_softmax.h).
+#pragma once
+
+#include <cstring>
+
+namespace fastmha {
+namespace {
+
+template <int V>
+struct Vector {
+  typedef float type __attribute__((vector_size(V * sizeof(float))));
+};
+
+template <typename Vec>
+inline Vec loadVector(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <typename Vec>
+inline void storeVector(float* p, Vec v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+}  // namespace
+}  // namespace fastmha
