@@ -1,7 +1,7 @@
 // V floats as one value (a GCC/Clang vector extension), V the ISA's register width (config.h, kVectorFloats), for the
 // shared kernels compiled in each kernels/<isa>/ folder: held in registers, where a float[NR] accumulator lived on
 // the stack and every step waited on a store. Wider than the register it would be split through the stack again.
-// Included only inside an unnamed namespace, as the kernels that use it are (see online_softmax.h).
+// In an unnamed namespace, as the kernels that use it are: each ISA's files get their own copy (see online_softmax.h).
 #pragma once
 
 #include <cstring>
