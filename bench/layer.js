@@ -1,12 +1,16 @@
 'use strict';
-// `npm run bench [-- --json] [-- --threads 1,2] [-- --shapes bert,long]`: the whole layer (projections included)
-// side by side with onnxruntime-node running the same layer as an ONNX graph (bench/onnx_model.js) with the same
-// weights. Runs alternate in blocks in one process; medians; both sides async (forward() / session.run()).
+// `npm run bench [-- --json] [-- --threads 1,2] [-- --shapes bert,long] [-- --ort-ops]`: the whole layer (projections
+// included) side by side with onnxruntime-node running the same layer as an ONNX graph (bench/onnx_model.js) with the
+// same weights. Runs alternate in blocks in one process; medians; both sides async (forward() / session.run()).
+// --ort-ops adds where onnxruntime's time goes, by operator (its profiler, on a separate session after the timed runs):
+// how close its MatMuls run to the FMA peak bounds what any layer can gain over it on a shape the projections dominate.
 // One thread: on Linux each side's runs happen on the same CPU, one CPU at a time (a child process under taskset
 // per CPU, samples merged). Unpinned, the two sides' work ran on whichever CPUs the scheduler chose, and on a shared
 // machine one CPU can be much slower than the other for minutes: the ratio measured the CPUs, not the code.
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const ort = require('onnxruntime-node');
 const { MultiHeadAttention, Tensor, setThreads, cpuInfo } = require('..');
 const { attentionModel } = require('./onnx_model');
@@ -30,14 +34,36 @@ const threadCounts = option('--threads', '1,2').split(',').map(Number);
 const shapeNames = option('--shapes', Object.keys(SHAPES).join(',')).split(',');
 const seconds = Number(option('--seconds', '3'));
 const child = args.includes('--child'); // one pinned measurement for the parent: its raw samples as JSON
+const ortOps = args.includes('--ort-ops');
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const random = (n) => new Float32Array(n).map(() => Math.random() * 2 - 1);
 
 // Multiply-adds of the layer, counted as 2 flops each: four projections and the two attention products.
-function flops({ B, T, S = T, E, H }) {
-  const d = E / H;
-  return 2 * (B * T * E * E * 2 + B * S * E * E * 2) + 2 * B * H * T * S * d * 2;
+const projectionFlops = ({ B, T, S = T, E }) => 2 * (B * T * E * E * 2 + B * S * E * E * 2);
+const attentionFlops = ({ B, T, S = T, E, H }) => 2 * B * H * T * S * (E / H) * 2;
+const flops = (shape) => projectionFlops(shape) + attentionFlops(shape);
+
+// onnxruntime's own profile of `runs` calls: per call, the milliseconds of each operator type (MatMul, Add,
+// MultiHeadAttention), summed over the graph's nodes of that type.
+async function ortOperatorTimes(model, options, feeds, runs) {
+  const prefix = path.join(os.tmpdir(), `fastmha-ort-${process.pid}-${Date.now()}`);
+  const session = await ort.InferenceSession.create(model, { ...options, enableProfiling: true, profileFilePrefix: prefix });
+  for (let i = 0; i < runs; i++) await session.run(feeds);
+  session.endProfiling();
+  await session.release();
+  const dir = path.dirname(prefix);
+  const files = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(prefix)));
+  const events = files.flatMap((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')));
+  for (const f of files) fs.rmSync(path.join(dir, f));
+  const calls = events.filter((e) => e.name === 'model_run');
+  const perCall = calls.map(() => ({}));
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    const i = calls.findIndex((c) => e.ts >= c.ts && e.ts <= c.ts + c.dur);
+    if (i >= 0) perCall[i][e.args.op_name] = (perCall[i][e.args.op_name] ?? 0) + e.dur / 1000;
+  }
+  return perCall.slice(Math.min(3, perCall.length - 1)); // the first calls warm up
 }
 
 async function measure(name, threads) {
@@ -50,12 +76,9 @@ async function measure(name, threads) {
   const weights = mha.getWeights();
   for (const [n, t] of Object.entries(weights)) if (n.endsWith('.bias')) t.data.set(random(t.data.length));
   mha.setWeights(weights);
-  const session = await ort.InferenceSession.create(attentionModel({ numHeads: H, embedDim: E, cross }, weights), {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-  });
+  const model = attentionModel({ numHeads: H, embedDim: E, cross }, weights);
+  const options = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' };
+  const session = await ort.InferenceSession.create(model, options);
   const query = new Tensor(random(B * T * E), [B, T, E]);
   const memory = cross ? new Tensor(random(B * S * E), [B, S, E]) : undefined;
   const feeds = { query: new ort.Tensor('float32', query.data, [B, T, E]) };
@@ -89,7 +112,8 @@ async function measure(name, threads) {
   }
   await session.release();
   mha.dispose();
-  return { shape: name, B, T, S, E, H, threads, oursMs, ortMs, maxDiff };
+  const opCalls = ortOps ? await ortOperatorTimes(model, options, feeds, Math.max(8, Math.min(40, oursMs.length))) : [];
+  return { shape: name, B, T, S, E, H, threads, oursMs, ortMs, maxDiff, opCalls };
 }
 
 // The CPUs this process may run on (Linux), when taskset can pin a child to each; otherwise null.
@@ -110,14 +134,16 @@ function pinnableCpus() {
 
 // One thread, both sides on one CPU at a time: a child per CPU, each given an equal share of the time.
 function measurePinned(name, cpus) {
-  const samples = { oursMs: [], ortMs: [] };
+  const samples = { oursMs: [], ortMs: [], opCalls: [] };
   let row;
   for (const cpu of cpus) {
     const out = execFileSync('taskset', ['-c', String(cpu), process.execPath, __filename, '--child', '--threads', '1',
-      '--shapes', name, '--seconds', String(seconds / cpus.length)], { encoding: 'utf8' });
+      '--shapes', name, '--seconds', String(seconds / cpus.length), ...(ortOps ? ['--ort-ops'] : [])],
+      { encoding: 'utf8' });
     row = JSON.parse(out.trim().split('\n').pop());
     samples.oursMs.push(...row.oursMs);
     samples.ortMs.push(...row.ortMs);
+    samples.opCalls.push(...row.opCalls);
   }
   return { ...row, ...samples, pinned_cpus: cpus };
 }
@@ -132,7 +158,7 @@ function measurePinned(name, cpus) {
   const rows = [];
   for (const threads of threadCounts) {
     for (const name of shapeNames) {
-      const { oursMs, ortMs, ...r } = threads === 1 && cpus ? measurePinned(name, cpus) : await measure(name, threads);
+      const { oursMs, ortMs, opCalls, ...r } = threads === 1 && cpus ? measurePinned(name, cpus) : await measure(name, threads);
       const ms = median(oursMs), ortMedian = median(ortMs);
       const gflops = flops(SHAPES[name]) / ms / 1e6;
       const row = {
@@ -147,6 +173,13 @@ function measurePinned(name, cpus) {
         peak_gflops: peaks[threads],
         anchor_ort_ms: ANCHOR_MS[name][threads - 1],
       };
+      if (opCalls.length) {
+        const ops = [...new Set(opCalls.flatMap(Object.keys))].sort();
+        row.ort_ops_ms = Object.fromEntries(ops.map((op) => [op, +median(opCalls.map((c) => c[op] ?? 0)).toFixed(3)]));
+        row.ort_matmul_fraction_of_peak =
+          +(projectionFlops(SHAPES[name]) / (row.ort_ops_ms.MatMul ?? NaN) / 1e6 / peaks[threads]).toFixed(3);
+        row.ort_attention_gflops = +(attentionFlops(SHAPES[name]) / (row.ort_ops_ms.MultiHeadAttention ?? NaN) / 1e6).toFixed(2);
+      }
       rows.push(row);
       if (json) console.log(JSON.stringify(row));
     }
@@ -162,6 +195,18 @@ function measurePinned(name, cpus) {
         ` ${(100 * r.fraction_of_peak).toFixed(1).padStart(7)}% | ${r.ort_ms.toFixed(3).padStart(8)} ${r.speedup_vs_ort.toFixed(2).padStart(7)}x |` +
         ` ${String(r.anchor_ort_ms ?? '').padStart(8)}`,
     );
+  }
+  if (rows.some((r) => r.ort_ops_ms)) {
+    console.log('\nonnxruntime by operator (its profiler, a separate session; medians per call, ms):');
+    console.log('shape  thr |   MatMul  of peak | MultiHeadAttention  GFLOP/s |     Add');
+    for (const r of rows.filter((x) => x.ort_ops_ms)) {
+      const o = r.ort_ops_ms;
+      console.log(
+        `${r.shape.padEnd(6)} ${String(r.threads).padStart(3)} | ${(o.MatMul ?? 0).toFixed(3).padStart(8)}` +
+          ` ${(100 * r.ort_matmul_fraction_of_peak).toFixed(1).padStart(7)}% | ${(o.MultiHeadAttention ?? 0).toFixed(3).padStart(18)}` +
+          ` ${r.ort_attention_gflops.toFixed(1).padStart(8)} | ${(o.Add ?? 0).toFixed(3).padStart(7)}`,
+      );
+    }
   }
   console.log(`\nFMA peak measured here: ${threadCounts.map((t) => `${peaks[t]} GFLOP/s at ${t} thread(s)`).join(', ')}`);
 })().catch((err) => {
