@@ -58,7 +58,8 @@ double fmaPeak(int threads) {
 int main(int argc, char** argv) {
   bool json = false, peakOnly = false;
   std::vector<int> threadCounts = {1, 2};
-  std::vector<std::array<int64_t, 3>> shapes = {{320, 512, 512}, {1024, 768, 768}, {2048, 512, 512}, {2048, 2048, 2048}};
+  std::vector<std::array<int64_t, 3>> shapes = {
+      {320, 512, 512}, {1024, 768, 768}, {2048, 512, 512}, {2048, 2048, 2048}};
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--json") {
@@ -112,8 +113,8 @@ int main(int argc, char** argv) {
         if (r >= 0) ours.push_back(seconds(t0, t1));
 #ifdef FASTMHA_HAVE_OPENBLAS
         t0 = Clock::now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f,
-                    C2.data(), N);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, C2.data(),
+                    N);
         t1 = Clock::now();
         if (r >= 0) blas.push_back(seconds(t0, t1));
 #endif

@@ -85,8 +85,8 @@ int main(int argc, char** argv) {
     dims.keyDim = dims.valueDim = E / H;
     dims.queryDim = dims.keyInputDim = dims.valueInputDim = dims.outputDim = E;
     const auto wq = random(E * E), wk = random(E * E), wv = random(E * E), wo = random(E * E), bias = random(E);
-    const Layer layer(dims, {wq.data(), bias.data(), wk.data(), bias.data(), wv.data(), bias.data(), wo.data(),
-                             bias.data()});
+    const Layer layer(dims,
+                      {wq.data(), bias.data(), wk.data(), bias.data(), wv.data(), bias.data(), wo.data(), bias.data()});
     const bool cross = S != T;
     const auto query = random(B * T * E), memory = random(cross ? B * S * E : 0);
     std::vector<float> output(B * T * E);
@@ -106,9 +106,10 @@ int main(int argc, char** argv) {
       if (threads == 1) oneThreadMs = ms;
       const double gflops = layer.flops(args) / ms / 1e6;
       if (json) {
-        std::printf("{\"shape\":\"%s\",\"B\":%ld,\"T\":%ld,\"S\":%ld,\"E\":%ld,\"H\":%ld,\"threads\":%d,\"ms\":%.4f,"
-                    "\"gflops\":%.2f,\"isa\":\"%s\"}\n",
-                    name.c_str(), B, T, S, E, H, threads, ms, gflops, kernels().isa);
+        std::printf(
+            "{\"shape\":\"%s\",\"B\":%ld,\"T\":%ld,\"S\":%ld,\"E\":%ld,\"H\":%ld,\"threads\":%d,\"ms\":%.4f,"
+            "\"gflops\":%.2f,\"isa\":\"%s\"}\n",
+            name.c_str(), B, T, S, E, H, threads, ms, gflops, kernels().isa);
       } else {
         std::printf("%-6s %3d | %10.3f %8.1f | ", name.c_str(), threads, ms, gflops);
         if (oneThreadMs > 0) std::printf("%7.2fx\n", oneThreadMs / ms);

@@ -69,8 +69,8 @@ int64_t requireInt(Arg a, int64_t min, int64_t max) {
   double d = 0;
   if (napi_get_value_double(v.Env(), v, &d) != napi_ok) throwType(v.Env(), a.name, "an integer", v);
   if (!std::isfinite(d) || d != std::floor(d) || d < static_cast<double>(min) || d > static_cast<double>(max)) {
-    throwRange(v.Env(), "Expected an integer between " + std::to_string(min) + " and " + std::to_string(max) +
-                            " for " + a.name + " but received " + v.ToString().Utf8Value());
+    throwRange(v.Env(), "Expected an integer between " + std::to_string(min) + " and " + std::to_string(max) + " for " +
+                            a.name + " but received " + v.ToString().Utf8Value());
   }
   return static_cast<int64_t>(d);
 }

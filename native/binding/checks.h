@@ -48,6 +48,5 @@ CheckedArray requireArray(Arg a, napi_typedarray_type type, int64_t length, bool
 // Like requireArray, for arrays that are read at strided offsets: at least `minLength` elements.
 CheckedArray requireArrayAtLeast(Arg a, napi_typedarray_type type, int64_t minLength, bool optional = false);
 
-
 }  // namespace binding
 }  // namespace fastmha

@@ -24,10 +24,10 @@ struct EnvState {
   CompletionFn completion;
   std::mutex m;
   CondVar idle;
-  int running = 0;    // jobs on the pool that have not yet been handed back (guarded by m)
-  bool closing = false;  // the environment is being torn down: skip queued work, hand nothing back
+  int running = 0;                   // jobs on the pool that have not yet been handed back (guarded by m)
+  bool closing = false;              // the environment is being torn down: skip queued work, hand nothing back
   std::vector<ForwardJob*> orphans;  // finished after closing began; freed by the cleanup hook
-  int unsettled = 0;  // promises not yet settled; JS thread only. The loop is kept alive while > 0.
+  int unsettled = 0;                 // promises not yet settled; JS thread only. The loop is kept alive while > 0.
 
   // Creates the completion function, then registers the cleanup hook after it, so the hook runs first
   // (hooks run in reverse order) while the thread-safe function still exists.

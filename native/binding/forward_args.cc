@@ -12,11 +12,14 @@ namespace binding {
 
 namespace {
 
-// The positions of forward's arguments: the order of NativeForwardArgs in lib/native.ts.
+// The positions of forward's arguments: the order of NativeForwardArgs in lib/native.ts, packed as that list is
+// (clang-format would give each its own line).
+// clang-format off
 enum Position : size_t {
   kBatch, kQueryLen, kKeyLen, kThreads, kCausal, kQuery, kKey, kValue, kOutput, kScores, kKeyPadding, kMask,
   kMaskStrideB, kMaskStrideH, kMaskStrideT, kBias, kBiasStrideB, kBiasStrideH, kBiasStrideT
 };
+// clang-format on
 
 }  // namespace
 
@@ -48,8 +51,8 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
   f.output = floats(kOutput, "output", {B, T, d.outputDim}).as<float>();
   f.scores = floats(kScores, "scores", {B, H, T, S}, true).as<float>();
 
-  const CheckedArray pad = requireArray(arg(kKeyPadding, "keyPadding"), napi_uint8_array,
-                                      checkedElements(env, "keyPadding", {B, S}), true);
+  const CheckedArray pad =
+      requireArray(arg(kKeyPadding, "keyPadding"), napi_uint8_array, checkedElements(env, "keyPadding", {B, S}), true);
   if (!pad.array.IsEmpty()) c.keep(pad.array);
   c.keyPadding = pad.array;
   f.keyPadding = pad.as<const uint8_t>();
@@ -61,7 +64,7 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
     CheckedArray array;
     int64_t strideB, strideH, strideT;
   };
-  auto broadcast = [&](Position at, const char* name, napi_typedarray_type type, const char* const (&strides)[3]) {
+  auto broadcast = [&](Position at, const char* name, napi_typedarray_type type, const char* const(&strides)[3]) {
     constexpr int64_t kMaxStride = (int64_t{1} << 32) - 1;
     int64_t st[3];
     for (size_t i = 0; i < 3; ++i) {

@@ -20,9 +20,9 @@ struct ForwardJob {
   std::shared_ptr<const Layer> layer;  // shared so dispose() during the call does not free the weights under it
   ForwardArgs args;
   int maxThreads = 1;
-  std::string error;  // set by the compute step instead of throwing
+  std::string error;              // set by the compute step instead of throwing
   std::vector<InputCopy> inputs;  // copies of inputs in detachable buffers (args point into them)
-  CancelFlag cancelled;  // set when the call's AbortSignal fires (args.cancelled points to it)
+  CancelFlag cancelled;           // set when the call's AbortSignal fires (args.cancelled points to it)
   // JS thread only:
   std::shared_ptr<EnvState> env;
   Napi::Promise::Deferred deferred;

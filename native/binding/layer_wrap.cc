@@ -28,10 +28,10 @@ LayerDims readDims(Napi::Value v) {
 }  // namespace
 
 Napi::Function LayerWrap::define(Napi::Env env) {
-  return DefineClass(env, "Layer",
-                     {InstanceMethod<&LayerWrap::getWeights>("getWeights"),
-                      InstanceMethod<&LayerWrap::forwardSync>("forwardSync"),
-                      InstanceMethod<&LayerWrap::forward>("forward"), InstanceMethod<&LayerWrap::dispose>("dispose")});
+  return DefineClass(
+      env, "Layer",
+      {InstanceMethod<&LayerWrap::getWeights>("getWeights"), InstanceMethod<&LayerWrap::forwardSync>("forwardSync"),
+       InstanceMethod<&LayerWrap::forward>("forward"), InstanceMethod<&LayerWrap::dispose>("dispose")});
 }
 
 // new Layer(dims, weights): weights is an object of row-major Float32Arrays in the Keras layout, flattened.
@@ -49,10 +49,10 @@ LayerWrap::LayerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LayerWra
   auto bias = [&](const char* key, int64_t n) {
     return d.useBias ? requireArray(property(w, key), napi_float32_array, n).as<const float>() : nullptr;
   };
-  WeightsView v{kernel("query.kernel", qk),   bias("query.bias", d.numHeads * d.keyDim),
-                kernel("key.kernel", kk),     bias("key.bias", d.numHeads * d.keyDim),
-                kernel("value.kernel", vk),   bias("value.bias", d.numHeads * d.valueDim),
-                kernel("output.kernel", ok),  bias("output.bias", d.outputDim)};
+  WeightsView v{kernel("query.kernel", qk),  bias("query.bias", d.numHeads * d.keyDim),
+                kernel("key.kernel", kk),    bias("key.bias", d.numHeads * d.keyDim),
+                kernel("value.kernel", vk),  bias("value.bias", d.numHeads * d.valueDim),
+                kernel("output.kernel", ok), bias("output.bias", d.outputDim)};
   try {
     layer_ = std::make_shared<const Layer>(d, v);
   } catch (const std::bad_alloc&) {

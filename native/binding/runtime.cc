@@ -17,9 +17,7 @@ Napi::Value setThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value getThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), globalPool().threads()); }
 
-Napi::Value availableThreads(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), availableCpus());
-}
+Napi::Value availableThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), availableCpus()); }
 
 Napi::Value getCpuInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

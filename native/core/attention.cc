@@ -28,9 +28,9 @@ struct Plan {
   const AttentionArgs& a;
   const Kernels& k;
   const GemmConfig& g;
-  int64_t blockKeys;    // keys per block: a multiple of MR
-  int64_t paddedKeys;   // S rounded up to MR
-  int64_t paddedValue;  // valueDim rounded up to MR
+  int64_t blockKeys;                     // keys per block: a multiple of MR
+  int64_t paddedKeys;                    // S rounded up to MR
+  int64_t paddedValue;                   // valueDim rounded up to MR
   std::vector<uint8_t> realKeysInBlock;  // per (batch, key block): any unpadded key in it?
 
   // Floats of one (batch, head)'s packed keys, [paddedKeys / MR][keyDim][MR], followed by its values transposed
@@ -107,8 +107,8 @@ void addBias(const Plan& p, const Tile& tile, int64_t s0, int64_t n, float* scor
 void scoresT(const Plan& p, const float* keys, const float* queriesT, int64_t s0, int64_t n, float* out) {
   const GemmConfig& g = p.g;
   for (int64_t i = 0; i < n; i += g.mr) {
-    g.ukernel(p.a.keyDim, keys + (s0 + i) * p.a.keyDim, queriesT, out + i * g.nr, g.nr,
-              std::min<int64_t>(g.mr, n - i), g.nr, nullptr, false);
+    g.ukernel(p.a.keyDim, keys + (s0 + i) * p.a.keyDim, queriesT, out + i * g.nr, g.nr, std::min<int64_t>(g.mr, n - i),
+              g.nr, nullptr, false);
   }
 }
 
@@ -135,11 +135,11 @@ void attendTile(const Plan& p, const Tile& tile) {
   const int64_t S = a.keyLen, dk = a.keyDim, dv = a.valueDim, nr = g.nr;
   const int64_t blockRows = a.scores ? p.paddedKeys : p.blockKeys;  // with scores, Sᵀ holds every key at once
   float* queriesT = tileScratch().reserve(nr * (dk + blockRows + p.paddedValue + 3));
-  float* block = queriesT + dk * nr;             // Sᵀ, then Pᵀ: [blockRows, NR]
-  float* outT = block + blockRows * nr;          // Oᵀ: [paddedValue, NR]
-  float* rowMax = outT + p.paddedValue * nr;     // per query: running maximum,
-  float* rowSum = rowMax + nr;                   // running sum,
-  float* alpha = rowSum + nr;                    // and this block's rescaling factor
+  float* block = queriesT + dk * nr;          // Sᵀ, then Pᵀ: [blockRows, NR]
+  float* outT = block + blockRows * nr;       // Oᵀ: [paddedValue, NR]
+  float* rowMax = outT + p.paddedValue * nr;  // per query: running maximum,
+  float* rowSum = rowMax + nr;                // running sum,
+  float* alpha = rowSum + nr;                 // and this block's rescaling factor
   std::fill(rowMax, rowMax + nr, kNegInf);
   std::fill(rowSum, rowSum + nr, 0.0f);
 
@@ -261,8 +261,8 @@ void attendShort(const AttentionArgs& a, AttendRows attendRows, ThreadPool& pool
       if (masked) {
         const uint8_t* pad = a.keyPadding ? a.keyPadding + b * S : nullptr;
         for (int64_t t = 0; t < T; ++t) {
-          const uint8_t* mask = a.mask.data ? a.mask.data + b * a.mask.strideB + h * a.mask.strideH + t * a.mask.strideT
-                                            : nullptr;
+          const uint8_t* mask =
+              a.mask.data ? a.mask.data + b * a.mask.strideB + h * a.mask.strideH + t * a.mask.strideT : nullptr;
           for (int64_t s = 0; s < S; ++s) {
             allowed[t * S + s] = (!a.causal || s <= t + shift) && (!pad || pad[s]) && (!mask || mask[s]);
           }
@@ -295,8 +295,7 @@ void attention(const AttentionArgs& a, ThreadPool& pool, int maxThreads) {
   maxThreads = static_cast<int>(
       std::clamp<int64_t>(flops / (queryByQuery ? kShortFlopsPerThread : kFlopsPerThread), 1, std::max(1, maxThreads)));
   if (queryByQuery) return attendShort(a, kernels.attendRows, pool, maxThreads);
-  Plan p{a, kernels, g, mr * ((256 + mr - 1) / mr), (S + mr - 1) / mr * mr,
-         (a.valueDim + mr - 1) / mr * mr, {}};
+  Plan p{a, kernels, g, mr * ((256 + mr - 1) / mr), (S + mr - 1) / mr * mr, (a.valueDim + mr - 1) / mr * mr, {}};
 
   if (a.keyPadding) {
     const int64_t blocks = (S + p.blockKeys - 1) / p.blockKeys;

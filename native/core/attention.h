@@ -38,7 +38,7 @@ struct AttentionArgs {
   // (row, head) of the context is written, and by the same task.
   float* context = nullptr;
   int64_t contextStride = 0;
-  float* scores = nullptr;   // [B, H, T, S] softmax weights, or null when not asked for
+  float* scores = nullptr;  // [B, H, T, S] softmax weights, or null when not asked for
   MaskView mask;
   BiasView bias;
   const uint8_t* keyPadding = nullptr;  // [B, S], nonzero = real token

@@ -74,8 +74,8 @@ int64_t Layer::flops(const ForwardArgs& f) const {
   const LayerDims& d = dims_;
   const int64_t queryRows = f.batch * f.queryLen, keyRows = f.batch * f.keyLen;
   const int64_t qk = d.numHeads * d.keyDim, v = d.numHeads * d.valueDim;
-  const int64_t projections = queryRows * (d.queryDim * qk + v * d.outputDim) +
-                              keyRows * (d.keyInputDim * qk + d.valueInputDim * v);
+  const int64_t projections =
+      queryRows * (d.queryDim * qk + v * d.outputDim) + keyRows * (d.keyInputDim * qk + d.valueInputDim * v);
   return 2 * (projections + f.batch * d.numHeads * f.queryLen * f.keyLen * (d.keyDim + d.valueDim));
 }
 
@@ -112,8 +112,7 @@ void Layer::forward(const ForwardArgs& f, ThreadPool& pool, int maxThreads) cons
   const int64_t projectedFloats =
       fused ? queryRows * fusedKernel_.cols() : queryRows * qkWidth + keyRows * (qkWidth + vWidth);
   const bool contextInPlace = d.valueDim == d.keyDim;
-  float* projected =
-      scratch.reserve(static_cast<size_t>(projectedFloats + (contextInPlace ? 0 : queryRows * vWidth)));
+  float* projected = scratch.reserve(static_cast<size_t>(projectedFloats + (contextInPlace ? 0 : queryRows * vWidth)));
   // Keys and values are written head by head, each head's rows contiguous (GemmOutput), where every GEMM tile's
   // columns belong to one head: packing a head for the attention then reads whole lines in order, not a few lines a
   // projected row apart. Queries stay rows of heads side by side, so that the context can take their place.

@@ -155,8 +155,8 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, int maxThreads, RangeFn f
     return;
   }
   std::lock_guard<std::mutex> serialize(regionMutex_);
-  const int helpers = static_cast<int>(
-      std::min<int64_t>({chunks - 1, maxThreads - 1, static_cast<int64_t>(workers_.size()), 0xffff}));
+  const int helpers =
+      static_cast<int>(std::min<int64_t>({chunks - 1, maxThreads - 1, static_cast<int64_t>(workers_.size()), 0xffff}));
   if (helpers <= 0) {
     fn(0, n);
     return;

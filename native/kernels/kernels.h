@@ -18,8 +18,8 @@ using SgemmUkernel = void (*)(int64_t kc, const float* a, const float* b, float*
 // MR rows at a time, for each k MR consecutive floats, zero rows past m.
 using PackA = void (*)(const float* A, int64_t lda, int64_t m, int64_t kc, float* dst);
 
-// The micro-kernel, its packing and the cache blocking tuned for it: A blocks of MC x KC stay in L2 while B micro-panels
-// of KC x NR stream through L1; NC bounds the columns one task sweeps (KC x NC of B in L2).
+// The micro-kernel, its packing and the cache blocking tuned for it: A blocks of MC x KC stay in L2 while B
+// micro-panels of KC x NR stream through L1; NC bounds the columns one task sweeps (KC x NC of B in L2).
 struct GemmConfig {
   int mr, nr;
   int64_t mc, kc, nc;

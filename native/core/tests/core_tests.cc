@@ -115,8 +115,8 @@ class GuardedRows {
   GuardedRows(std::mt19937& rng, int64_t rows, int64_t cols, int64_t ld)
       : page_(sysconf(_SC_PAGESIZE)), floats_((rows - 1) * ld + cols) {
     bytes_ = (floats_ * int64_t{sizeof(float)} + page_ - 1) / page_ * page_;
-    region_ = static_cast<char*>(
-        mmap(nullptr, bytes_ + page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    region_ =
+        static_cast<char*>(mmap(nullptr, bytes_ + page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     mprotect(region_ + bytes_, page_, PROT_NONE);
     std::uniform_real_distribution<float> u(-1, 1);
     for (int64_t i = 0; i < floats_; ++i) data()[i] = u(rng);
@@ -350,7 +350,8 @@ static void testCancelledForward(std::mt19937& rng, ThreadPool& pool) {
   d.numHeads = 2, d.keyDim = d.valueDim = 8, d.queryDim = d.keyInputDim = d.valueInputDim = d.outputDim = 16;
   std::vector<float> w(16 * 16), bias(16, 0.5f);
   for (auto& x : w) x = u(rng);
-  Layer layer(d, WeightsView{w.data(), bias.data(), w.data(), bias.data(), w.data(), bias.data(), w.data(), bias.data()});
+  Layer layer(d,
+              WeightsView{w.data(), bias.data(), w.data(), bias.data(), w.data(), bias.data(), w.data(), bias.data()});
   const int64_t B = 2, T = 40;
   std::vector<float> x(B * T * 16), out(B * T * 16, NAN);
   for (auto& v : x) v = u(rng);
@@ -362,7 +363,8 @@ static void testCancelledForward(std::mt19937& rng, ThreadPool& pool) {
   check(allNaN(out), "a forward given up on before it starts writes nothing");
   cancelled = false;
   layer.forward(f, pool, 3);
-  check(std::all_of(out.begin(), out.end(), [](float v) { return std::isfinite(v); }), "not given up on, it writes all");
+  check(std::all_of(out.begin(), out.end(), [](float v) { return std::isfinite(v); }),
+        "not given up on, it writes all");
 }
 
 // Each of the attention's schedules (query by query, a task per (batch, head), tiles of shared heads) checks the flag
@@ -371,7 +373,8 @@ static void testCancelledAttention(std::mt19937& rng, ThreadPool& pool, int64_t 
   std::uniform_real_distribution<float> u(-1, 1);
   const int64_t D = 8, width = H * D;
   std::vector<float> q(B * T * width), k(B * T * width), v(B * T * width), context(B * T * width, NAN);
-  for (auto* a : {&q, &k, &v}) for (auto& x : *a) x = u(rng);
+  for (auto* a : {&q, &k, &v})
+    for (auto& x : *a) x = u(rng);
   std::atomic<bool> cancelled{true};
   AttentionArgs a;
   a.batch = B, a.heads = H, a.queryLen = a.keyLen = T, a.keyDim = a.valueDim = D;
@@ -394,8 +397,8 @@ int main(int argc, char** argv) {
   ThreadPool pool(3);
   // Every kernel table this CPU runs, on shapes around each tile and block size (MR, NR, MC, KC and NC of every
   // ISA): 1, primes, non-multiples, and sizes that cross a KC or NC boundary.
-  const int64_t sizes[][3] = {{1, 1, 1},     {1, 7, 3},      {3, 1, 5},     {2, 33, 2},    {17, 33, 13},
-                              {15, 31, 17},  {14, 32, 256},  {29, 65, 257}, {113, 97, 3},  {257, 31, 129},
+  const int64_t sizes[][3] = {{1, 1, 1},     {1, 7, 3},      {3, 1, 5},      {2, 33, 2},    {17, 33, 13},
+                              {15, 31, 17},  {14, 32, 256},  {29, 65, 257},  {113, 97, 3},  {257, 31, 129},
                               {5, 300, 2},   {97, 513, 300}, {320, 512, 64}, {1, 1025, 37}, {224, 64, 520},
                               {33, 65, 800}, {15, 40, 1537}};
   const char* isas[] = {"scalar", "avx2", "avx512", "neon"};
@@ -419,8 +422,8 @@ int main(int argc, char** argv) {
     testPackA(rng, *isa, 33, 17, 19);
     const int64_t nr = isa->gemm.nr;
     for (int threads : {1, 3}) {
-      testGemmGroups(rng, pool, *isa, 37, nr, 2 * nr, 2, 19, threads);   // a query block, then keys and values
-      testGemmGroups(rng, pool, *isa, 1, 0, nr, 3, 5, threads);          // every column in blocks
+      testGemmGroups(rng, pool, *isa, 37, nr, 2 * nr, 2, 19, threads);  // a query block, then keys and values
+      testGemmGroups(rng, pool, *isa, 1, 0, nr, 3, 5, threads);         // every column in blocks
       testGemmGroups(rng, pool, *isa, 300, 2 * nr, nr, 4, 70, threads);
     }
     testSoftmaxExp(rng, *isa);

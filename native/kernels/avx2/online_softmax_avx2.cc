@@ -57,9 +57,9 @@ void onlineSoftmax(float* s, int64_t keys, float* m, float* l, float* alpha) {
   // alpha = 2^(m_old - m_new); 0 for a query that had nothing before, 1 for one that still has nothing.
   for (int h = 0; h < 2; ++h) {
     const __m256 had = finite(mOld[h]), has = finite(mNew[h]);
-    const __m256 a = _mm256_blendv_ps(_mm256_and_ps(had, exp2Weight(_mm256_sub_ps(mOld[h], mNew[h]))),
-                                      _mm256_set1_ps(1.0f), _mm256_andnot_ps(_mm256_or_ps(had, has),
-                                                                             _mm256_castsi256_ps(_mm256_set1_epi32(-1))));
+    const __m256 a =
+        _mm256_blendv_ps(_mm256_and_ps(had, exp2Weight(_mm256_sub_ps(mOld[h], mNew[h]))), _mm256_set1_ps(1.0f),
+                         _mm256_andnot_ps(_mm256_or_ps(had, has), _mm256_castsi256_ps(_mm256_set1_epi32(-1))));
     _mm256_storeu_ps(alpha + 8 * h, a);
     _mm256_storeu_ps(l + 8 * h, _mm256_fmadd_ps(_mm256_loadu_ps(l + 8 * h), a, sum[h]));
     _mm256_storeu_ps(m + 8 * h, mNew[h]);

@@ -179,8 +179,8 @@ inline void attendFewKeys(const float* q, int64_t ldq, const float* __restrict k
 template <int V>
 inline void attendManyKeys(const float* q, int64_t ldq, const float* __restrict k, int64_t ldk,
                            const float* __restrict v, int64_t ldv, int64_t T, int64_t S, int64_t dk, int64_t dv,
-                           float scale2, const uint8_t* allowed, float* out, int64_t ldo,
-                           float* __restrict probs, float* __restrict work) {
+                           float scale2, const uint8_t* allowed, float* out, int64_t ldo, float* __restrict probs,
+                           float* __restrict work) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   constexpr int64_t W = kAttendLanes;
   const int64_t padded = (S + W - 1) / W * W;

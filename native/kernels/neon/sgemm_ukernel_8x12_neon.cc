@@ -15,7 +15,7 @@ void sgemm_ukernel_8x12(int64_t kc, const float* a, const float* b, float* c, in
   for (int64_t k = 0; k < kc; ++k) {
     const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8);
     const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
-#define FASTMHA_ROW(i, av, lane)                            \
+#define FASTMHA_ROW(i, av, lane)                        \
   acc[i][0] = vfmaq_laneq_f32(acc[i][0], b0, av, lane); \
   acc[i][1] = vfmaq_laneq_f32(acc[i][1], b1, av, lane); \
   acc[i][2] = vfmaq_laneq_f32(acc[i][2], b2, av, lane);
