@@ -209,7 +209,10 @@ export class MultiHeadAttention {
    * const { output, attentionScores } = await mha.forward(target, { value: source, returnAttentionScores: true });
    * @throws nothing: bad input rejects the promise with a TypeError or RangeError; an aborted signal with its reason
    */
-  forward(query: TensorLike, options: ForwardOptions & { returnAttentionScores: true }): Promise<AttentionResultWithScores>;
+  forward(
+    query: TensorLike,
+    options: ForwardOptions & { returnAttentionScores: true },
+  ): Promise<AttentionResultWithScores>;
   forward(query: TensorLike, options?: ForwardOptions): Promise<AttentionResult>;
   forward(query: TensorLike, options: ForwardOptions = {}): Promise<AttentionResult> {
     let plan: Plan;
@@ -316,7 +319,8 @@ export class MultiHeadAttention {
     const value = (options.value ?? query) as TensorLike;
     // An input that is the tensor already checked needs only its last dimension compared (self-attention).
     const [, S] = value === query && this.valueInputDim === this.queryDim ? [B, T] : checkTensor(
-      'value', value, [B, null, this.valueInputDim], () => `[${B}, S, ${this.valueInputDim}] (batch of query, valueInputDim)`,
+      'value', value, [B, null, this.valueInputDim],
+      () => `[${B}, S, ${this.valueInputDim}] (batch of query, valueInputDim)`,
     );
     const key = (options.key ?? value) as TensorLike;
     if (key !== value || this.keyInputDim !== this.valueInputDim) {

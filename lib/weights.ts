@@ -22,7 +22,9 @@ export type WeightName = (typeof WEIGHT_NAMES)[number];
 export type Weights = { [K in WeightName]?: Tensor };
 
 /** What setWeights accepts: tensors (shape checked) or flat Float32Arrays (length checked). */
-export type WeightsInput = { [K in WeightName]?: Tensor | { data: Float32Array; shape: readonly number[] } | Float32Array };
+export type WeightsInput = {
+  [K in WeightName]?: Tensor | { data: Float32Array; shape: readonly number[] } | Float32Array;
+};
 
 export interface LayerDims {
   numHeads: number;
@@ -53,6 +55,27 @@ function expectedNames(d: LayerDims): WeightName[] {
   return WEIGHT_NAMES.filter((n) => d.useBias || !n.endsWith('.bias'));
 }
 
+// One weight: a Float32Array of `shape`'s size, or a tensor ({ data, shape }) of exactly that shape.
+function shapedFloats(label: string, value: unknown, shape: readonly number[]): Float32Array {
+  let data: unknown = value;
+  if (isPlainObject(value) || value instanceof Tensor) {
+    const t = value as { data: unknown; shape: unknown };
+    data = t.data;
+    if (!Array.isArray(t.shape) || t.shape.length !== shape.length || t.shape.some((n, i) => n !== shape[i])) {
+      const actual = Array.isArray(t.shape) ? shapeString(t.shape) : String(t.shape);
+      throw rangeError(`${label}.shape`, shapeString(shape), actual);
+    }
+  }
+  if (!(data instanceof Float32Array)) {
+    throw typeError(label, `a Float32Array or tensor of shape ${shapeString(shape)}`, value);
+  }
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (data.length !== size) {
+    throw rangeError(label, `${size} elements (shape ${shapeString(shape)})`, `length ${data.length}`);
+  }
+  return data;
+}
+
 /** Checks a setWeights argument against the layer's dimensions; returns flat arrays by name. */
 export function checkWeights(weights: unknown, d: LayerDims): Record<string, Float32Array> {
   if (!isPlainObject(weights)) throw typeError('weights', 'an object of Float32Arrays or tensors by name', weights);
@@ -65,25 +88,7 @@ export function checkWeights(weights: unknown, d: LayerDims): Record<string, Flo
     }
   }
   const out: Record<string, Float32Array> = {};
-  for (const name of names) {
-    const value = weights[name];
-    const shape = shapes[name];
-    const size = shape.reduce((a, b) => a * b, 1);
-    const label = `weights["${name}"]`;
-    let data: unknown = value;
-    if (isPlainObject(value) || value instanceof Tensor) {
-      const t = value as { data: unknown; shape: unknown };
-      data = t.data;
-      if (!Array.isArray(t.shape) || t.shape.length !== shape.length || t.shape.some((n, i) => n !== shape[i])) {
-        throw rangeError(`${label}.shape`, shapeString(shape), Array.isArray(t.shape) ? shapeString(t.shape) : String(t.shape));
-      }
-    }
-    if (!(data instanceof Float32Array)) throw typeError(label, `a Float32Array or tensor of shape ${shapeString(shape)}`, value);
-    if (data.length !== size) {
-      throw rangeError(label, `${size} elements (shape ${shapeString(shape)})`, `length ${data.length}`);
-    }
-    out[name] = data;
-  }
+  for (const name of names) out[name] = shapedFloats(`weights["${name}"]`, weights[name], shapes[name]);
   return out;
 }
 
@@ -150,20 +155,7 @@ export interface TorchOptions {
 export type TorchStateDict = Record<string, Float32Array | { data: Float32Array; shape: readonly number[] }>;
 
 function torchArray(sd: Record<string, unknown>, key: string, shape: number[]): Float32Array {
-  const value = sd[key];
-  const label = `stateDict["${key}"]`;
-  let data: unknown = value;
-  if (isPlainObject(value) || value instanceof Tensor) {
-    const t = value as { data: unknown; shape: unknown };
-    data = t.data;
-    if (!Array.isArray(t.shape) || t.shape.length !== shape.length || t.shape.some((n, i) => n !== shape[i])) {
-      throw rangeError(`${label}.shape`, shapeString(shape), Array.isArray(t.shape) ? shapeString(t.shape) : String(t.shape));
-    }
-  }
-  if (!(data instanceof Float32Array)) throw typeError(label, `a Float32Array of shape ${shapeString(shape)}`, value);
-  const size = shape.reduce((a, b) => a * b, 1);
-  if (data.length !== size) throw rangeError(label, `${size} elements (shape ${shapeString(shape)})`, `length ${data.length}`);
-  return data;
+  return shapedFloats(`stateDict["${key}"]`, sd[key], shape);
 }
 
 // Torch weight [out, in] (rows outRows starting at rowOffset) to a Keras kernel [in, out].
@@ -181,15 +173,22 @@ export function fromTorchStateDict(
   stateDict: unknown,
   dims: Required<TorchOptions>,
 ): Record<string, Float32Array> {
-  if (!isPlainObject(stateDict)) throw typeError('stateDict', 'an object of Float32Arrays by state_dict key', stateDict);
+  if (!isPlainObject(stateDict)) {
+    throw typeError('stateDict', 'an object of Float32Arrays by state_dict key', stateDict);
+  }
   const sd = stateDict;
   const { embedDim: E, kdim, vdim, bias } = dims;
   for (const unsupported of ['bias_k', 'bias_v']) {
     if (unsupported in sd) throw new TypeError(`stateDict["${unsupported}"]: add_bias_kv is not supported`);
   }
-  const known = ['in_proj_weight', 'q_proj_weight', 'k_proj_weight', 'v_proj_weight', 'in_proj_bias', 'out_proj.weight', 'out_proj.bias'];
+  const known = [
+    'in_proj_weight', 'q_proj_weight', 'k_proj_weight', 'v_proj_weight', 'in_proj_bias', 'out_proj.weight',
+    'out_proj.bias',
+  ];
   for (const key of Object.keys(sd)) {
-    if (!known.includes(key)) throw new TypeError(`Unexpected stateDict key ${JSON.stringify(key)}; expected: ${known.join(', ')}`);
+    if (!known.includes(key)) {
+      throw new TypeError(`Unexpected stateDict key ${JSON.stringify(key)}; expected: ${known.join(', ')}`);
+    }
     if (!bias && key.endsWith('bias')) throw new TypeError(`stateDict["${key}"] given but bias is false`);
   }
   const out: Record<string, Float32Array> = {};

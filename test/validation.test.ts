@@ -105,7 +105,7 @@ describe('weights', () => {
     expect(() => MultiHeadAttention.fromTorch({ ...sd, bias_k: new Float32Array(E) }, { numHeads: 2, embedDim: E })).toThrow(/add_bias_kv is not supported/);
     expect(() => MultiHeadAttention.fromTorch(sd, { numHeads: 2, embedDim: E, bias: false })).toThrow(/in_proj_bias.* given but bias is false/);
     const { in_proj_bias: _b, ...noBias } = sd;
-    expect(() => MultiHeadAttention.fromTorch(noBias, { numHeads: 2, embedDim: E })).toThrow(/Expected a Float32Array of shape \[12\] for stateDict\["in_proj_bias"\] but received undefined/);
+    expect(() => MultiHeadAttention.fromTorch(noBias, { numHeads: 2, embedDim: E })).toThrow(/Expected a Float32Array or tensor of shape \[12\] for stateDict\["in_proj_bias"\] but received undefined/);
     expect(() => MultiHeadAttention.fromTorch(sd, { numHeads: 2, embedDim: E, dim: 3 } as never)).toThrow(/Unknown option "dim"/);
   });
 });
