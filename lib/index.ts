@@ -32,12 +32,18 @@ export function setThreads(n: number): void {
   binding.setThreads(positiveInteger('n', n, 4096));
 }
 
-/** The size of the process-wide compute pool. */
+/**
+ * The size of the process-wide compute pool.
+ * @example const threads = getThreads();
+ */
 export function getThreads(): number {
   return binding.getThreads();
 }
 
-/** The instruction-set path chosen at load and the CPU's features. */
+/**
+ * The instruction-set path chosen at load and the CPU's features.
+ * @example cpuInfo().isa;   // 'avx512' | 'avx2' | 'neon' | 'scalar'
+ */
 export function cpuInfo(): CpuInfo {
   return binding.cpuInfo() as CpuInfo;
 }

@@ -188,6 +188,10 @@ export class MultiHeadAttention {
 
   /**
    * Replaces the weights (Keras layout; see getWeights). They are copied and prepared once, here.
+   *
+   * @example
+   * other.setWeights(mha.getWeights());   // the same layer twice, or weights saved from Keras
+   * @throws {Error} when the layer has been disposed
    * @throws {TypeError} for a missing, unknown or non-Float32Array weight
    * @throws {RangeError} for a weight of the wrong shape
    */
@@ -196,7 +200,13 @@ export class MultiHeadAttention {
     this.#replace(checkWeights(weights, this.#dims()));
   }
 
-  /** Copies of the weights in the Keras layout: query.kernel [queryDim, numHeads, keyDim], etc. */
+  /**
+   * Copies of the weights in the Keras layout: query.kernel [queryDim, numHeads, keyDim], etc.
+   *
+   * @example
+   * const { 'query.kernel': queryKernel } = mha.getWeights();   // a Tensor of shape [queryDim, numHeads, keyDim]
+   * @throws {Error} when the layer has been disposed
+   */
   getWeights(): Weights {
     return toTensors(this.#live().getWeights(), this.#dims());
   }
@@ -261,7 +271,13 @@ export class MultiHeadAttention {
 
   /**
    * The same result as forward(), computed before returning: zero-copy both ways. For worker threads and
-   * scripts; on a server's main thread it blocks the event loop for the whole computation.
+   * scripts; on a server's main thread it blocks the event loop for the whole computation. A `signal` is checked
+   * once, before computing: the thread it blocks can run nothing that would abort it meanwhile.
+   *
+   * @example
+   * const { output } = mha.forwardSync(query, { causal: true });
+   * @throws the signal's reason when it is already aborted
+   * @throws {Error} when the layer has been disposed
    * @throws {TypeError} for an argument of the wrong type
    * @throws {RangeError} for an argument of the wrong shape
    */
@@ -279,7 +295,12 @@ export class MultiHeadAttention {
     return this.#result(plan, plan.args.output, plan.args.scores);
   }
 
-  /** Frees the weights; later calls throw. Calls already queued complete. */
+  /**
+   * Frees the weights; later calls throw. Calls already queued complete.
+   *
+   * @example
+   * using mha = new MultiHeadAttention({ numHeads: 8, keyDim: 64 });   // disposed at the end of the block
+   */
   dispose(): void {
     this.#native?.dispose();
     this.#native = undefined;
