@@ -48,7 +48,8 @@ const flops = (shape) => projectionFlops(shape) + attentionFlops(shape);
 // MultiHeadAttention), summed over the graph's nodes of that type.
 async function ortOperatorTimes(model, options, feeds, runs) {
   const prefix = path.join(os.tmpdir(), `fastmha-ort-${process.pid}-${Date.now()}`);
-  const session = await ort.InferenceSession.create(model, { ...options, enableProfiling: true, profileFilePrefix: prefix });
+  const profiled = { ...options, enableProfiling: true, profileFilePrefix: prefix };
+  const session = await ort.InferenceSession.create(model, profiled);
   for (let i = 0; i < runs; i++) await session.run(feeds);
   session.endProfiling();
   await session.release();
@@ -77,7 +78,9 @@ async function measure(name, threads) {
   for (const [n, t] of Object.entries(weights)) if (n.endsWith('.bias')) t.data.set(random(t.data.length));
   mha.setWeights(weights);
   const model = attentionModel({ numHeads: H, embedDim: E, cross }, weights);
-  const options = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' };
+  const options = {
+    intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential',
+  };
   const session = await ort.InferenceSession.create(model, options);
   const query = new Tensor(random(B * T * E), [B, T, E]);
   const memory = cross ? new Tensor(random(B * S * E), [B, S, E]) : undefined;
@@ -158,7 +161,8 @@ function measurePinned(name, cpus) {
   const rows = [];
   for (const threads of threadCounts) {
     for (const name of shapeNames) {
-      const { oursMs, ortMs, opCalls, ...r } = threads === 1 && cpus ? measurePinned(name, cpus) : await measure(name, threads);
+      const pinned = threads === 1 && cpus;
+      const { oursMs, ortMs, opCalls, ...r } = pinned ? measurePinned(name, cpus) : await measure(name, threads);
       const ms = median(oursMs), ortMedian = median(ortMs);
       const gflops = flops(SHAPES[name]) / ms / 1e6;
       const row = {
@@ -178,7 +182,8 @@ function measurePinned(name, cpus) {
         row.ort_ops_ms = Object.fromEntries(ops.map((op) => [op, +median(opCalls.map((c) => c[op] ?? 0)).toFixed(3)]));
         row.ort_matmul_fraction_of_peak =
           +(projectionFlops(SHAPES[name]) / (row.ort_ops_ms.MatMul ?? NaN) / 1e6 / peaks[threads]).toFixed(3);
-        row.ort_attention_gflops = +(attentionFlops(SHAPES[name]) / (row.ort_ops_ms.MultiHeadAttention ?? NaN) / 1e6).toFixed(2);
+        const attentionMs = row.ort_ops_ms.MultiHeadAttention ?? NaN;
+        row.ort_attention_gflops = +(attentionFlops(SHAPES[name]) / attentionMs / 1e6).toFixed(2);
       }
       rows.push(row);
       if (json) console.log(JSON.stringify(row));
@@ -191,8 +196,9 @@ function measurePinned(name, cpus) {
   console.log('shape  thr |   fastmha ms  GFLOP/s  of peak |   ORT ms  speedup | anchor ORT ms');
   for (const r of rows) {
     console.log(
-      `${r.shape.padEnd(6)} ${String(r.threads).padStart(3)} | ${r.ms.toFixed(3).padStart(12)} ${r.gflops.toFixed(1).padStart(8)}` +
-        ` ${(100 * r.fraction_of_peak).toFixed(1).padStart(7)}% | ${r.ort_ms.toFixed(3).padStart(8)} ${r.speedup_vs_ort.toFixed(2).padStart(7)}x |` +
+      `${r.shape.padEnd(6)} ${String(r.threads).padStart(3)} | ${r.ms.toFixed(3).padStart(12)}` +
+        ` ${r.gflops.toFixed(1).padStart(8)} ${(100 * r.fraction_of_peak).toFixed(1).padStart(7)}% |` +
+        ` ${r.ort_ms.toFixed(3).padStart(8)} ${r.speedup_vs_ort.toFixed(2).padStart(7)}x |` +
         ` ${String(r.anchor_ort_ms ?? '').padStart(8)}`,
     );
   }
@@ -203,12 +209,14 @@ function measurePinned(name, cpus) {
       const o = r.ort_ops_ms;
       console.log(
         `${r.shape.padEnd(6)} ${String(r.threads).padStart(3)} | ${(o.MatMul ?? 0).toFixed(3).padStart(8)}` +
-          ` ${(100 * r.ort_matmul_fraction_of_peak).toFixed(1).padStart(7)}% | ${(o.MultiHeadAttention ?? 0).toFixed(3).padStart(18)}` +
-          ` ${r.ort_attention_gflops.toFixed(1).padStart(8)} | ${(o.Add ?? 0).toFixed(3).padStart(7)}`,
+          ` ${(100 * r.ort_matmul_fraction_of_peak).toFixed(1).padStart(7)}% |` +
+          ` ${(o.MultiHeadAttention ?? 0).toFixed(3).padStart(18)} ${r.ort_attention_gflops.toFixed(1).padStart(8)} |` +
+          ` ${(o.Add ?? 0).toFixed(3).padStart(7)}`,
       );
     }
   }
-  console.log(`\nFMA peak measured here: ${threadCounts.map((t) => `${peaks[t]} GFLOP/s at ${t} thread(s)`).join(', ')}`);
+  const peakList = threadCounts.map((t) => `${peaks[t]} GFLOP/s at ${t} thread(s)`).join(', ');
+  console.log(`\nFMA peak measured here: ${peakList}`);
 })().catch((err) => {
   console.error(err);
   process.exit(1);

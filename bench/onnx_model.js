@@ -71,13 +71,15 @@ function attentionModel({ numHeads, embedDim, cross }, weights) {
     node('Add', ['k0', 'bk'], ['k']),
     node('MatMul', [source, 'Wv'], ['v0']),
     node('Add', ['v0', 'bv'], ['v']),
-    node('MultiHeadAttention', ['q', 'k', 'v'], ['attn'], { domain: 'com.microsoft', attributes: [['num_heads', numHeads]] }),
+    node('MultiHeadAttention', ['q', 'k', 'v'], ['attn'],
+      { domain: 'com.microsoft', attributes: [['num_heads', numHeads]] }),
     node('MatMul', ['attn', 'Wo'], ['o0']),
     node('Add', ['o0', 'bo'], ['output']),
   ];
   const inputs = [valueInfo(11, 'query', ['B', 'T', E])];
   if (cross) inputs.push(valueInfo(11, 'memory', ['B', 'S', E]));
-  const graph = msg(7, ...nodes, str(2, 'fastmha_bench'), ...initializers, ...inputs, valueInfo(12, 'output', ['B', 'T', E]));
+  const output = valueInfo(12, 'output', ['B', 'T', E]);
+  const graph = msg(7, ...nodes, str(2, 'fastmha_bench'), ...initializers, ...inputs, output);
   return Buffer.concat([
     int(1, 8), // ir_version
     str(2, 'fastmha-bench'),

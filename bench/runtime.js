@@ -51,7 +51,8 @@ async function overhead() {
     }
   }
   for (const [name, xs] of Object.entries(perCall)) {
-    report({ bench: 'overhead', side: name === 'ort' ? 'onnxruntime-node' : `fastmha ${name}`, us_per_call: median(xs) });
+    const side = name === 'ort' ? 'onnxruntime-node' : `fastmha ${name}`;
+    report({ bench: 'overhead', side, us_per_call: median(xs) });
   }
   mha.dispose();
 }
@@ -129,7 +130,8 @@ async function soak() {
 }
 
 (async () => {
-  if (!json) console.log(`fastmha (${cpuInfo().isa}, ${getThreads()} threads) vs onnxruntime-node ${ort.env.versions?.common ?? ''}\n`);
+  const ortVersion = ort.env.versions?.common ?? '';
+  if (!json) console.log(`fastmha (${cpuInfo().isa}, ${getThreads()} threads) vs onnxruntime-node ${ortVersion}\n`);
   if (part('overhead')) await overhead();
   if (part('event-loop')) await eventLoop();
   if (part('soak')) await soak();
@@ -141,7 +143,10 @@ async function soak() {
       console.log(`event loop  ${r.side.padEnd(18)} p99 ${fmt(r.p99_ms, 2)} ms, max ${fmt(r.max_ms, 2)} ms late ` +
         `(1 ms timer, 4 bert forwards in flight; ${fmt(r.calls_per_s)} calls/s)`);
     }
-    if (r.bench === 'soak') console.log(`soak        ${r.what.padEnd(18)} RSS ${r.rss_growth_mib >= 0 ? '+' : ''}${fmt(r.rss_growth_mib)} MiB`);
+    if (r.bench === 'soak') {
+      const sign = r.rss_growth_mib >= 0 ? '+' : '';
+      console.log(`soak        ${r.what.padEnd(18)} RSS ${sign}${fmt(r.rss_growth_mib)} MiB`);
+    }
   }
   console.log('\nGoals (issue 5): p99 < 2 ms; tiny call <= 3 µs sync, <= 15 µs async; RSS growth < 32 MiB.');
 })();

@@ -190,7 +190,7 @@ export class MultiHeadAttention {
    * Replaces the weights (Keras layout; see getWeights). They are copied and prepared once, here.
    *
    * @example
-   * other.setWeights(mha.getWeights());   // the same layer twice, or weights saved from Keras
+   * other.setWeights(mha.getWeights());   // another layer of the same sizes, or weights saved from Keras
    * @throws {Error} when the layer has been disposed
    * @throws {TypeError} for a missing, unknown or non-Float32Array weight
    * @throws {RangeError} for a weight of the wrong shape
