@@ -289,10 +289,8 @@ export class MultiHeadAttention {
     options.signal?.throwIfAborted();
     const a = plan.args;
     if (a.batch === 0 || a.queryLen === 0) return this.#result(plan, a.output, a.scores); // nothing to compute
-    layer.forwardSync(a.batch, a.queryLen, a.keyLen, a.threads, a.causal, a.query, a.key, a.value, a.output, a.scores,
-      a.keyPadding, a.mask?.data, a.mask?.strideB, a.mask?.strideH, a.mask?.strideT, a.bias?.data, a.bias?.strideB,
-      a.bias?.strideH, a.bias?.strideT);
-    return this.#result(plan, plan.args.output, plan.args.scores);
+    layer.forwardSync(...positional(a));
+    return this.#result(plan, a.output, a.scores);
   }
 
   /**
