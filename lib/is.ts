@@ -1,5 +1,6 @@
 // Validation helpers: every check in the public API goes through these, so every error reads
 // "Expected <what> for <name> but received <value>" and is a TypeError (wrong type) or RangeError (wrong size).
+import { types } from 'node:util';
 
 /** A short, safe description of any value, for error messages. */
 export function describe(value: unknown): string {
@@ -56,6 +57,14 @@ export function optionalBoolean(name: string, value: unknown, fallback: boolean)
   return value;
 }
 
+// %TypedArray%.prototype.buffer's own getter: a subclass of Float32Array may override `buffer`.
+const bufferOf = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'buffer')!.get!;
+
+/**
+ * Whether a typed array's memory is a SharedArrayBuffer, which cannot be detached. The pool writes a shared `out`
+ * in place while the call runs, so this asks the engine (types.isSharedArrayBuffer, a check of the buffer itself),
+ * not the view's `buffer` property or the prototype chain (instanceof), either of which a caller can fake.
+ */
 export function isShared(view: ArrayBufferView): boolean {
-  return typeof SharedArrayBuffer !== 'undefined' && view.buffer instanceof SharedArrayBuffer;
+  return types.isSharedArrayBuffer(bufferOf.call(view));
 }

@@ -1,4 +1,5 @@
 import { isPlainObject, rangeError, shapeString, typeError } from './is';
+import { copyShape } from './tensor';
 
 /** A uint8 mask with an explicit shape; nonzero = may attend. */
 export interface MaskTensor {
@@ -45,8 +46,11 @@ function parts<A extends Uint8Array | Float32Array>(
   kind: ArrayKind<A>,
 ): { data: A; shape?: readonly number[] } {
   if (value instanceof kind.type) return { data: value };
-  if (isPlainObject(value) && value.data instanceof kind.type && Array.isArray(value.shape)) {
-    return { data: value.data as A, shape: value.shape as number[] };
+  if (isPlainObject(value)) {
+    // Each read once, the shape copied (tensor.ts, copyShape): what is checked is what the native code gets.
+    const data: unknown = value.data;
+    const shape = copyShape(value.shape);
+    if (data instanceof kind.type && Array.isArray(shape)) return { data: data as A, shape };
   }
   throw typeError(name, `a ${kind.name} or { data: ${kind.name}, shape }`, value);
 }

@@ -103,6 +103,7 @@ interface Plan {
   outputShape: number[];
   scoresShape?: number[];
   out?: Float32Array;
+  signal?: AbortSignal;
 }
 
 /**
@@ -225,29 +226,26 @@ export class MultiHeadAttention {
   ): Promise<AttentionResultWithScores>;
   forward(query: TensorLike, options?: ForwardOptions): Promise<AttentionResult>;
   forward(query: TensorLike, options: ForwardOptions = {}): Promise<AttentionResult> {
-    let plan: Plan;
-    let layer: NativeLayer;
     try {
-      layer = this.#live();
-      plan = this.#plan(query, options);
-      options.signal?.throwIfAborted();
+      return this.#forward(query, options);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err); // a bad argument, or the binding's own checks: a rejection, never a throw
     }
-    const args = plan.args;
+  }
+
+  #forward(query: TensorLike, options: ForwardOptions): Promise<AttentionResult> {
+    const layer = this.#live();
+    const plan = this.#plan(query, options);
+    const { args, signal } = plan;
+    signal?.throwIfAborted();
     if (args.batch === 0 || args.queryLen === 0) return Promise.resolve(this.#result(plan, args.output, args.scores));
-    // The pool reads inputs after this call returns: one in an ordinary ArrayBuffer could be detached or
-    // transferred by then, so the binding copies it (natively: no garbage for the JS heap); a SharedArrayBuffer
-    // cannot be, so it is read in place. Bits: query 1, key 2, value 4, keyPadding 8, mask 16.
-    const detachable = (a: ArrayBufferView | undefined, bit: number) => (a !== undefined && !isShared(a) ? bit : 0);
-    const copies = detachable(args.query, 1) | detachable(args.key, 2) | detachable(args.value, 4) |
-      detachable(args.keyPadding, 8) | detachable(args.mask?.data, 16) | detachable(args.bias?.data, 32);
+    // The pool reads inputs after this call returns: the binding copies those in ordinary ArrayBuffers, which could
+    // be detached by then, and reads SharedArrayBuffer-backed ones in place. It writes the output in place too: a
+    // caller's `out` only if shared, otherwise an array of ours that `out` is filled from at the end.
     const callerOut = plan.out;
     if (callerOut && !isShared(callerOut)) args.output = outputArray(callerOut.length);
-
-    const signal = options.signal;
     const token = signal ? binding.cancelToken() : undefined;
-    const work = layer.forward(...positional(args), copies, token).then(() => {
+    const work = layer.forward(...positional(args), token).then(() => {
       // Aborted: the promise is rejected already and the caller may be using `out` for something else.
       if (signal?.aborted) throw signal.reason;
       if (callerOut && callerOut !== args.output) {
@@ -286,7 +284,7 @@ export class MultiHeadAttention {
   forwardSync(query: TensorLike, options: ForwardOptions = {}): AttentionResult {
     const layer = this.#live();
     const plan = this.#plan(query, options);
-    options.signal?.throwIfAborted();
+    plan.signal?.throwIfAborted();
     const a = plan.args;
     if (a.batch === 0 || a.queryLen === 0) return this.#result(plan, a.output, a.scores); // nothing to compute
     layer.forwardSync(...positional(a));
@@ -330,57 +328,57 @@ export class MultiHeadAttention {
     return result;
   }
 
+  // Every option and tensor property is read once, here, and only what was read is checked and used after (as
+  // sharp's baton): a getter or Proxy that answers differently on a second read cannot slip past the checks.
   #plan(query: TensorLike, options: ForwardOptions): Plan {
     if (!isPlainObject(options)) throw typeError('options', 'an object', options);
     rejectUnknownKeys('forward options', options, FORWARD_KEYS);
-    const [B, T] = checkTensor('query', query, [null, null, this.queryDim],
+    const { attentionMask, attentionBias, keyPaddingMask, causal, returnAttentionScores, out, signal } = options;
+    const valueInput = options.value ?? query, keyInput = options.key ?? valueInput;
+    const q = checkTensor('query', query, [null, null, this.queryDim],
       () => `[B, T, ${this.queryDim}] (queryDim ${this.queryDim})`);
-    const value = (options.value ?? query) as TensorLike;
+    const [B, T] = q.shape;
     // An input that is the tensor already checked needs only its last dimension compared (self-attention).
-    const [, S] = value === query && this.valueInputDim === this.queryDim ? [B, T] : checkTensor(
-      'value', value, [B, null, this.valueInputDim],
+    const value = valueInput === query && this.valueInputDim === this.queryDim ? q : checkTensor(
+      'value', valueInput, [B, null, this.valueInputDim],
       () => `[${B}, S, ${this.valueInputDim}] (batch of query, valueInputDim)`,
     );
-    const key = (options.key ?? value) as TensorLike;
-    if (key !== value || this.keyInputDim !== this.valueInputDim) {
-      checkTensor('key', key, [B, S, this.keyInputDim],
-        () => `[${B}, ${S}, ${this.keyInputDim}] (batch of query, length of value, keyInputDim)`);
-    }
+    const S = value.shape[1];
+    const key = keyInput === valueInput && this.keyInputDim === this.valueInputDim ? value : checkTensor(
+      'key', keyInput, [B, S, this.keyInputDim],
+      () => `[${B}, ${S}, ${this.keyInputDim}] (batch of query, length of value, keyInputDim)`,
+    );
     const H = this.numHeads;
     const args: NativeForwardArgs = {
       batch: B,
       queryLen: T,
       keyLen: S,
       threads: this.threads ?? MAX_THREADS,
-      causal: optionalBoolean('causal', options.causal, false),
-      query: query.data,
+      causal: optionalBoolean('causal', causal, false),
+      query: q.data,
       key: key.data,
       value: value.data,
       output: new Float32Array(0),
     };
     const outputSize = B * T * this.outputDim;
     const outputShape = [B, T, this.outputDim];
-    let out: Float32Array | undefined;
-    if (options.out !== undefined) {
-      if (!(options.out instanceof Float32Array)) throw typeError('out', 'a Float32Array', options.out);
-      if (options.out.length !== outputSize) {
+    if (out !== undefined) {
+      if (!(out instanceof Float32Array)) throw typeError('out', 'a Float32Array', out);
+      if (out.length !== outputSize) {
         throw rangeError('out', `a Float32Array of shape ${shapeString(outputShape)} (length ${outputSize})`,
-          `length ${options.out.length}`);
+          `length ${out.length}`);
       }
-      out = options.out;
     }
     args.output = out ?? outputArray(outputSize);
     let scoresShape: number[] | undefined;
-    if (optionalBoolean('returnAttentionScores', options.returnAttentionScores, false)) {
+    if (optionalBoolean('returnAttentionScores', returnAttentionScores, false)) {
       scoresShape = [B, H, T, S];
       args.scores = outputArray(B * H * T * S);
     }
-    if (options.attentionMask !== undefined) args.mask = planAttentionMask(options.attentionMask, { B, H, T, S });
-    if (options.attentionBias !== undefined) args.bias = planAttentionBias(options.attentionBias, { B, H, T, S });
-    if (options.keyPaddingMask !== undefined) args.keyPadding = checkKeyPaddingMask(options.keyPaddingMask, B, S);
-    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-      throw typeError('signal', 'an AbortSignal', options.signal);
-    }
-    return { args, outputShape, scoresShape, out };
+    if (attentionMask !== undefined) args.mask = planAttentionMask(attentionMask, { B, H, T, S });
+    if (attentionBias !== undefined) args.bias = planAttentionBias(attentionBias, { B, H, T, S });
+    if (keyPaddingMask !== undefined) args.keyPadding = checkKeyPaddingMask(keyPaddingMask, B, S);
+    if (signal !== undefined && !(signal instanceof AbortSignal)) throw typeError('signal', 'an AbortSignal', signal);
+    return { args, outputShape, scoresShape, out, signal };
   }
 }

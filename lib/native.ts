@@ -40,11 +40,11 @@ export interface NativeLayer {
   getWeights(): Record<string, Float32Array>;
   forwardSync(...args: NativeForwardTuple): void;
   /**
-   * copies: which inputs to copy before returning (bits: query 1, key 2, value 4, keyPadding 8, mask 16, bias 32);
-   * cancel: a token from cancelToken(); once cancel(token) is called, the call is skipped if still queued, or stops
-   * within a block of its work.
+   * Copies inputs in ordinary (detachable) ArrayBuffers before returning; SharedArrayBuffer-backed ones are read in
+   * place. cancel: a token from cancelToken(); once cancel(token) is called, the call is skipped if still queued, or
+   * stops within a block of its work.
    */
-  forward(...args: [...NativeForwardTuple, copies?: number, cancel?: CancelToken]): Promise<void>;
+  forward(...args: [...NativeForwardTuple, cancel?: CancelToken]): Promise<void>;
   dispose(): void;
 }
 

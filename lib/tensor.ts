@@ -21,13 +21,14 @@ export class Tensor implements TensorLike {
 
   constructor(data: Float32Array, shape: readonly number[]) {
     if (!(data instanceof Float32Array)) throw typeError('data', 'a Float32Array', data);
-    checkShape('shape', shape);
-    const size = elements(shape);
+    const dims = copyShape(shape);
+    checkShape('shape', dims);
+    const size = elements(dims);
     if (size !== data.length) {
-      throw rangeError('data', `${size} elements for shape ${shapeString(shape)}`, `${data.length}`);
+      throw rangeError('data', `${size} elements for shape ${shapeString(dims)}`, `${data.length}`);
     }
     this.data = data;
-    this.shape = Object.freeze(shape.slice());
+    this.shape = Object.freeze(dims);
   }
 
   /** A zero-filled tensor of the given shape. */
@@ -50,6 +51,12 @@ function elements(shape: readonly number[]): number {
   return n;
 }
 
+// A shape is copied before it is checked, and only the copy is used after: a getter or Proxy could answer
+// differently each time it is read, and the shape checked must be the shape computed on.
+export function copyShape(shape: unknown): unknown {
+  return Array.isArray(shape) ? shape.slice() : shape;
+}
+
 // The TypeError both shape checks give for anything but an array of numbers, naming `name` + `suffix` (joined only
 // for the error: checkTensor runs on every call).
 function requireNumbers(name: string, shape: unknown, suffix = ''): asserts shape is readonly number[] {
@@ -68,18 +75,20 @@ function checkShape(name: string, shape: unknown): asserts shape is readonly num
 
 /**
  * Checks a tensor argument: `{ data: Float32Array, shape }` of the given rank, each dimension equal to the
- * expected one where that is a number (null: any size, 0 included: an empty batch or sequence). Returns its shape.
+ * expected one where that is a number (null: any size, 0 included: an empty batch or sequence). Returns its data
+ * and a copy of its shape, each read once (see copyShape): the caller uses these, never the argument again.
  */
 export function checkTensor(
   name: string,
   value: unknown,
   expected: readonly (number | null)[],
   expectedText: () => string, // built only for an error: a per-call template string costs more than the check
-): readonly number[] {
+): { data: Float32Array; shape: readonly number[] } {
   if (!isPlainObject(value) && !(value instanceof Tensor)) {
     throw typeError(name, `a tensor { data: Float32Array, shape: ${expectedText()} }`, value);
   }
-  const { data, shape } = value as { data: unknown; shape: unknown };
+  const data: unknown = value.data;
+  const shape = copyShape(value.shape);
   if (!(data instanceof Float32Array)) throw typeError(`${name}.data`, 'a Float32Array', data);
   requireNumbers(name, shape, '.shape');
   let matches = shape.length === expected.length;
@@ -92,5 +101,5 @@ export function checkTensor(
   if (size !== data.length) {
     throw rangeError(`${name}.data`, `${size} elements for shape ${shapeString(shape)}`, `length ${data.length}`);
   }
-  return shape;
+  return { data, shape };
 }

@@ -403,6 +403,28 @@ describe('input buffers', () => {
     expect(Array.from((await pending).output.data)).toEqual(expected);
   });
 
+  it('judges a buffer shared by the buffer itself, not by a `buffer` getter a subclass overrides', async () => {
+    class ClaimsShared extends Float32Array {
+      override get buffer(): ArrayBufferLike { return new SharedArrayBuffer(8); }
+    }
+    const realBuffer = (a: Float32Array) =>
+      Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'buffer')!.get!.call(a);
+    const mha = new MultiHeadAttention({ numHeads: 4, keyDim: 16 }); // large enough to be queued, not run inline
+    const q = randomTensor([2, 120, 64], 16);
+    const expected = Array.from(mha.forwardSync(q).output.data);
+    // An input: copied before queuing like any other in an ordinary ArrayBuffer.
+    const data = new ClaimsShared(q.data);
+    const pending = mha.forward({ data, shape: q.shape });
+    data.fill(123); // overwritten while the call is queued
+    expect(Array.from((await pending).output.data)).toEqual(expected);
+    // An `out`: not written in place by the pool, so a buffer detached meanwhile is reported, not written into.
+    const out = new ClaimsShared(expected.length);
+    const queued = mha.forward(q, { out });
+    const moved = structuredClone(realBuffer(out), { transfer: [realBuffer(out)] });
+    await expect(queued).rejects.toThrow(/Expected an attached Float32Array of length 15360 for out/);
+    expect(new Float32Array(moved).every((x) => x === 0)).toBe(true);
+  });
+
   it('copies a plain attention bias before queuing too', async () => {
     const mha = new MultiHeadAttention({ numHeads: 4, keyDim: 16 }); // large enough to be queued, not run inline
     randomizeWeights(mha, 17);

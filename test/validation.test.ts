@@ -135,6 +135,74 @@ describe('lifetime and process-wide settings', () => {
   });
 });
 
+// Getters and Proxies that answer differently on a second read (a shape grown, an array swapped after the checks):
+// each property is read once, and the call computes on exactly what it checked.
+describe('arguments that change between reads', () => {
+  const mask = new Uint8Array(12).map((_, i) => (i % 5 === 0 ? 0 : 1));
+  const reads = new Map<string, number>();
+  // A property that gives `first` when read first and `later` after.
+  const fickle = (name: string, first: unknown, later: unknown) => ({
+    enumerable: true,
+    get() {
+      reads.set(name, (reads.get(name) ?? 0) + 1);
+      return reads.get(name) === 1 ? first : later;
+    },
+  });
+  // An array whose element i is `first` when read first and `later` after.
+  const fickleShape = (name: string, shape: number[], i: number, later: number) =>
+    new Proxy(shape, {
+      get(target, p, receiver) {
+        if (p !== String(i)) return Reflect.get(target, p, receiver);
+        reads.set(name, (reads.get(name) ?? 0) + 1);
+        return reads.get(name) === 1 ? target[i] : later;
+      },
+    });
+  const tensor = (name: string, data: ArrayBufferView, shape: number[], i: number, later: number) =>
+    Object.defineProperties({}, {
+      data: fickle(`${name}.data`, data, new (data.constructor as Float32ArrayConstructor)(1)),
+      shape: fickle(`${name}.shape`, fickleShape(`${name}.shape[${i}]`, shape, i, later), [1, 1, 1, 1]),
+    });
+  const options = () => Object.defineProperties({}, {
+    value: fickle('value', tensor('value', value.data, [2, 4, 5], 1, 4000), value),
+    key: fickle('key', tensor('key', key.data, [2, 4, 6], 1, 4000), key),
+    attentionMask: fickle('attentionMask', tensor('mask', mask, [3, 4], 0, 3000), undefined),
+    keyPaddingMask: fickle('keyPaddingMask', new Uint8Array([1, 1, 1, 0, 1, 0, 1, 1]), new Uint8Array(1)),
+    out: fickle('out', new Float32Array(48).fill(NaN), new Float32Array(1)),
+    returnAttentionScores: fickle('returnAttentionScores', true, 'no'),
+  });
+  const expected = mha.forwardSync(query, {
+    value, key, attentionMask: mask, keyPaddingMask: new Uint8Array([1, 1, 1, 0, 1, 0, 1, 1]),
+    returnAttentionScores: true,
+  });
+
+  it.each(['forwardSync', 'forward'])('%s', async (method) => {
+    reads.clear();
+    const q = tensor('query', query.data, [2, 3, 8], 1, 3000);
+    const run = method === 'forwardSync' ? mha.forwardSync.bind(mha) : mha.forward.bind(mha);
+    const result = await run(q as Tensor, options() as never);
+    expect(result.output.shape).toEqual([2, 3, 8]);
+    expect(result.output.data).toEqual(expected.output.data);
+    expect(result.attentionScores!.data).toEqual(expected.attentionScores!.data);
+    expect(Object.fromEntries(reads)).toEqual(Object.fromEntries([
+      'query.data', 'query.shape', 'query.shape[1]', 'value', 'value.data', 'value.shape', 'value.shape[1]', 'key',
+      'key.data', 'key.shape', 'key.shape[1]', 'attentionMask', 'mask.data', 'mask.shape', 'mask.shape[0]',
+      'keyPaddingMask', 'out', 'returnAttentionScores',
+    ].map((name) => [name, 1])));
+  });
+
+  it('a Float32Array subclass that misstates its length is caught by the binding: forward rejects', async () => {
+    class Lying extends Float32Array {
+      override get length() { return 48; }
+    }
+    const q = { data: new Lying(8), shape: [2, 3, 8] };
+    const message = /Expected Float32Array of 48 elements for query but received 8/;
+    expect(() => mha.forwardSync(q, { value, key })).toThrow(message);
+    let promise: Promise<unknown> | undefined;
+    expect(() => { promise = mha.forward(q, { value, key }); }).not.toThrow();
+    await expect(promise).rejects.toThrow(message);
+  });
+});
+
 // What TypeScript cannot guarantee, or a caller bypassing it: the binding checks again and throws, never crashes.
 describe('binding checks', () => {
   const dims = { numHeads: 2, keyDim: 4, valueDim: 4, queryDim: 8, keyInputDim: 8, valueInputDim: 8, outputDim: 8, useBias: true };
@@ -182,10 +250,10 @@ describe('binding checks', () => {
   it('takes only its own cancel tokens', async () => {
     for (const notToken of [{}, 1, layer, new Float32Array(1)]) {
       expect(() => binding.cancel(notToken as never)).toThrow(/expected a cancel token/);
-      expect(() => layer.forward(...positional(good()), 0, notToken as never)).toThrow(/expected a cancel token/);
+      expect(() => layer.forward(...positional(good()), notToken as never)).toThrow(/expected a cancel token/);
     }
     const token = binding.cancelToken();
-    await layer.forward(...positional(good()), 0, token);
+    await layer.forward(...positional(good()), token);
     binding.cancel(token);
     binding.cancel(token); // twice, and after the call: harmless
   });

@@ -91,10 +91,11 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
   return c;
 }
 
-void copyInputs(CheckedForward& c, uint32_t copies, std::vector<InputCopy>& owned) {
+void copyInputs(CheckedForward& c, std::vector<InputCopy>& owned) {
   std::vector<std::pair<const void*, const void*>> copied;  // source, copy
-  auto copy = [&](uint32_t bit, Napi::TypedArray array, const auto*& data) {
-    if (!(copies & bit) || array.IsEmpty()) return;
+  auto copy = [&](Napi::TypedArray array, const auto*& data) {
+    // napi_is_arraybuffer is false for a SharedArrayBuffer.
+    if (array.IsEmpty() || !array.ArrayBuffer().IsArrayBuffer()) return;
     for (const auto& [source, to] : copied) {
       if (source == data) {
         data = static_cast<std::remove_reference_t<decltype(data)>>(to);
@@ -108,12 +109,12 @@ void copyInputs(CheckedForward& c, uint32_t copies, std::vector<InputCopy>& owne
     data = reinterpret_cast<std::remove_reference_t<decltype(data)>>(owned.back().data());
   };
   ForwardArgs& f = c.args;
-  copy(1, c.query, f.query);
-  copy(2, c.key, f.key);
-  copy(4, c.value, f.value);
-  copy(8, c.keyPadding, f.keyPadding);
-  copy(16, c.mask, f.mask.data);
-  copy(32, c.bias, f.bias.data);
+  copy(c.query, f.query);
+  copy(c.key, f.key);
+  copy(c.value, f.value);
+  copy(c.keyPadding, f.keyPadding);
+  copy(c.mask, f.mask.data);
+  copy(c.bias, f.bias.data);
 }
 
 }  // namespace binding

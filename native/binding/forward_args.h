@@ -27,14 +27,14 @@ struct CheckedForward {
 
 CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims& dims);
 
-// forward()'s argument after the forward tuple: which inputs live in ordinary (detachable) ArrayBuffers and must
-// be copied before the call returns. Bits: query 1, key 2, value 4, keyPadding 8, mask 16, bias 32.
-constexpr size_t kCopiesPosition = 19;
-constexpr size_t kCancelPosition = 20;  // forward() only: a cancel token, or undefined
+constexpr size_t kCancelPosition = 19;  // forward() only, after the forward tuple: a cancel token, or undefined
 
-// Copies the inputs `copies` names into `owned` and points args at the copies: one copy per distinct array, so
-// that self-attention's query == key == value still holds for the fused projection.
-void copyInputs(CheckedForward& c, uint32_t copies, std::vector<InputCopy>& owned);
+// Copies every input in an ordinary ArrayBuffer into `owned` and points args at the copies: such a buffer could be
+// detached (transferred) while the pool reads it; a SharedArrayBuffer cannot be, and is read in place. Decided
+// here from the buffer itself, not by lib/: a subclass of Float32Array can make its `buffer` getter claim to be
+// shared. One copy per distinct array, so that self-attention's query == key == value still holds for the fused
+// projection.
+void copyInputs(CheckedForward& c, std::vector<InputCopy>& owned);
 
 }  // namespace binding
 }  // namespace fastmha

@@ -139,11 +139,10 @@ Napi::Value LayerWrap::forward(const Napi::CallbackInfo& info) {
   auto job = std::make_unique<ForwardJob>(env, envState(env));
   job->layer = layer;
   job->cancelled = std::move(cancelled);
-  // Inputs in ordinary ArrayBuffers could be detached (transferred) while the pool reads them: lib/ names them and
-  // they are copied here, on the JS thread, into memory the job owns. Native copies, not JS ones: a server's
-  // per-call copies would otherwise be garbage the JS heap collects on the event loop.
-  const Napi::Value copies = info[kCopiesPosition];
-  copyInputs(c, copies.IsNumber() ? copies.As<Napi::Number>().Uint32Value() : 0x3f, job->inputs);
+  // Inputs in ordinary ArrayBuffers could be detached (transferred) while the pool reads them: they are copied here,
+  // on the JS thread, into memory the job owns. Native copies, not JS ones: a server's per-call copies would
+  // otherwise be garbage the JS heap collects on the event loop.
+  copyInputs(c, job->inputs);
   job->args = c.args;
   job->args.cancelled = job->cancelled.get();  // the job keeps the flag alive
   job->maxThreads = c.maxThreads;
