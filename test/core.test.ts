@@ -27,6 +27,15 @@ describe.runIf(process.arch === 'x64')('native/core on x86-64', () => {
 
   it('passes on this CPU, every kernel table it supports', () => expectPassed(run(binary, [])));
 
+  // Out-of-bounds reads that change no result (past an edge tile, a panel, a scratch block), and undefined
+  // behaviour, fail here: AddressSanitizer and UBSan, any report fatal.
+  it('passes under AddressSanitizer and UBSan', () => {
+    const sanitize = '-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer';
+    const out = run(build('core-tests-sanitized', [`-DCMAKE_CXX_FLAGS=${sanitize}`]), []);
+    expect(out).toContain('built with AddressSanitizer');
+    expectPassed(out);
+  }, 300_000);
+
   // The dispatch tests on emulated CPUs (tools installed by .ci/run: qemu-user).
   it.each([
     ['Nehalem', 'scalar'], // SSE4.2, no AVX

@@ -389,6 +389,9 @@ static void testCancelledAttention(std::mt19937& rng, ThreadPool& pool, int64_t 
 
 // --expect-default ISA: also check the table chosen for this CPU (run under qemu with older CPU models).
 int main(int argc, char** argv) {
+#ifdef __SANITIZE_ADDRESS__
+  std::printf("built with AddressSanitizer\n");  // test/core.test.ts checks that its sanitized build is one
+#endif
   if (argc == 3 && std::string(argv[1]) == "--expect-default") {
     check(std::string(kernels().isa) == argv[2], "default kernels match the CPU");
     std::printf("default kernels: %s\n", kernels().isa);
