@@ -28,11 +28,17 @@ describe.runIf(process.arch === 'x64')('native/core on x86-64', () => {
   it('passes on this CPU, every kernel table it supports', () => expectPassed(run(binary, [])));
 
   // Out-of-bounds reads that change no result (past an edge tile, a panel, a scratch block), and undefined
-  // behaviour, fail here: AddressSanitizer and UBSan, any report fatal.
-  it('passes under AddressSanitizer and UBSan', () => {
-    const sanitize = '-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer';
-    const out = run(build('core-tests-sanitized', [`-DCMAKE_CXX_FLAGS=${sanitize}`]), []);
-    expect(out).toContain('built with AddressSanitizer');
+  // behaviour, fail here: AddressSanitizer and UBSan, any report fatal. And data races in the pool, the GEMM's
+  // and attention's tasks and cancellation: ThreadSanitizer. A memory order too weak passes every other run on
+  // x86, whose stores are ordered anyway, and would corrupt results on an ARM server; a report makes the run exit
+  // with a failure.
+  it.each([
+    ['AddressSanitizer and UBSan', 'core-tests-sanitized', '-fsanitize=address,undefined -fno-sanitize-recover=all',
+      'AddressSanitizer'],
+    ['ThreadSanitizer', 'core-tests-tsan', '-fsanitize=thread', 'ThreadSanitizer'],
+  ])('passes under %s', (_name, dir, sanitize, marker) => {
+    const out = run(build(dir, [`-DCMAKE_CXX_FLAGS=${sanitize} -g -fno-omit-frame-pointer`]), []);
+    expect(out).toContain(`built with ${marker}`);
     expectPassed(out);
   }, 300_000);
 

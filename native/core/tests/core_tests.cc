@@ -389,8 +389,12 @@ static void testCancelledAttention(std::mt19937& rng, ThreadPool& pool, int64_t 
 
 // --expect-default ISA: also check the table chosen for this CPU (run under qemu with older CPU models).
 int main(int argc, char** argv) {
+  // test/core.test.ts checks that its sanitized builds are what they claim.
 #ifdef __SANITIZE_ADDRESS__
-  std::printf("built with AddressSanitizer\n");  // test/core.test.ts checks that its sanitized build is one
+  std::printf("built with AddressSanitizer\n");
+#endif
+#ifdef __SANITIZE_THREAD__
+  std::printf("built with ThreadSanitizer\n");
 #endif
   if (argc == 3 && std::string(argv[1]) == "--expect-default") {
     check(std::string(kernels().isa) == argv[2], "default kernels match the CPU");
