@@ -328,6 +328,51 @@ describe('rows with nothing to attend', () => {
   });
 });
 
+// Element by element, equal (toEqual on large typed arrays takes seconds).
+function firstDifference(a: Float32Array, b: Float32Array): string {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return `element ${i}: ${a[i]} against ${b[i]}`;
+  }
+  return a.length === b.length ? 'none' : `lengths ${a.length} and ${b.length}`;
+}
+
+// Padding is often memory never written (Buffer.allocUnsafe): NaN and Inf. A key that keyPaddingMask marks as padding,
+// or that attentionMask hides from every query, gets a weight of exactly 0, and 0 * NaN would still be NaN.
+describe('what hidden keys hold never reaches the output', () => {
+  it.each([
+    { path: 'tiles, a task per pair', B: 8, T: 40, S: 150, H: 4 },
+    { path: 'tiles, shared packing', B: 1, T: 40, S: 70, H: 2 },
+    { path: 'query by query', B: 2, T: 3, S: 30, H: 2 },
+    { path: 'keys as lanes', B: 2, T: 9, S: 12, H: 2 },
+  ])('$path: B=$B T=$T S=$S H=$H', async ({ B, T, S, H }) => {
+    const mha = new MultiHeadAttention({ numHeads: H, keyDim: 8, valueInputDim: 12 });
+    randomizeWeights(mha, 31);
+    const query = randomTensor([B, T, H * 8], 32);
+    const value = randomTensor([B, S, 12], 33);
+    // Batch item b has its last b + 1 keys padded, and every item's key 1 is hidden by the mask from every query.
+    const keyPaddingMask = new Uint8Array(B * S).fill(1);
+    for (let b = 0; b < B; b++) keyPaddingMask.fill(0, b * S + S - 1 - b, (b + 1) * S);
+    const attentionMask = new Uint8Array(T * S).map((_, i) => (i % S === 1 || (i * 7) % 11 === 0 ? 0 : 1));
+    const options = { keyPaddingMask, attentionMask, returnAttentionScores: true };
+    const expected = await mha.forward(query, { value, ...options });
+    const dirty = new Float32Array(value.data);
+    for (let b = 0; b < B; b++) {
+      for (let s = 0; s < S; s++) {
+        const row = (b * S + s) * 12;
+        if (keyPaddingMask[b * S + s] === 0 || s === 1) dirty.fill(s % 2 ? NaN : -Infinity, row, row + 12);
+      }
+    }
+    for (const run of [
+      (o: object) => Promise.resolve(mha.forwardSync(query, o)),
+      (o: object) => mha.forward(query, o),
+    ]) {
+      const r = await run({ value: new Tensor(dirty, [B, S, 12]), ...options });
+      expect(firstDifference(r.output.data, expected.output.data)).toBe('none');
+      expect(firstDifference(r.attentionScores!.data, expected.attentionScores!.data)).toBe('none');
+    }
+  });
+});
+
 describe('the seed tutorials', () => {
   it('batch 64, length 5, d_model 512, 8 heads gives [64, 5, 512]', async () => {
     const mha = new MultiHeadAttention({ numHeads: 8, keyDim: 64 });
