@@ -1,6 +1,7 @@
 #include "attention.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -86,9 +87,22 @@ void applyMasks(const Plan& p, const Tile& tile, int64_t s0, int64_t n, float* s
     // Query t sees key s when s <= t + shift: the first columns of the row may be in its future.
     const int64_t first = a.causal ? std::clamp<int64_t>(s - shift - tile.t0, 0, tile.rows) : 0;
     std::fill(row, row + first, kNegInf);
-    if (!a.mask.data) continue;
-    for (int64_t c = first; c < tile.rows; ++c) {
-      if (!p.maskRow(tile.b, tile.h, tile.t0 + c)[s]) row[c] = kNegInf;
+  }
+  if (!a.mask.data) return;
+  // Query by query, along its row of the mask, and without a branch: a branch per score that the mask decides,
+  // mispredicted wherever the mask is irregular, took a fifth of a long sequence's time under a [T, S] mask (a
+  // seventh without). A row that hides none of these keys (most rows of a mask made from padding) is passed over.
+  constexpr uint32_t kNegInfBits = 0xff800000u;
+  for (int64_t c = 0; c < tile.rows; ++c) {
+    const uint8_t* allowed = p.maskRow(tile.b, tile.h, tile.t0 + c) + s0;
+    if (!std::memchr(allowed, 0, static_cast<size_t>(n))) continue;
+    float* column = scoresT + c;
+    for (int64_t j = 0; j < n; ++j) {
+      const uint32_t hide = 0u - static_cast<uint32_t>(allowed[j] == 0);  // all ones where masked
+      uint32_t bits;
+      std::memcpy(&bits, column + j * lds, sizeof bits);
+      bits = (bits & ~hide) | (kNegInfBits & hide);
+      std::memcpy(column + j * lds, &bits, sizeof bits);
     }
   }
 }
