@@ -463,6 +463,24 @@ describe('input buffers', () => {
     expect(new Float32Array(moved).every((x) => x === 0)).toBe(true);
   });
 
+  it('copies queued inputs exactly from any offset in a page, into buffers reused between calls', async () => {
+    // The copy lands at the source's offset in a 4 KiB page, in a buffer kept from an earlier call: a wrong offset
+    // reads past the copy or before it.
+    const mha = new MultiHeadAttention({ numHeads: 4, keyDim: 16 }); // large enough to be queued, not run inline
+    randomizeWeights(mha, 20);
+    const q = randomTensor([2, 120, 64], 21);
+    const expected = Array.from(mha.forwardSync(q).output.data);
+    for (const floats of [0, 1, 3, 4, 255, 1023, 1024]) {
+      const buffer = new ArrayBuffer((q.data.length + floats + 1024) * 4);
+      new Float32Array(buffer).fill(Number.NaN);
+      const data = new Float32Array(buffer, floats * 4, q.data.length);
+      data.set(q.data);
+      const pending = mha.forward({ data, shape: q.shape });
+      data.fill(123); // overwritten while the call is queued: only the copy may be read
+      expect(Array.from((await pending).output.data), `at ${floats * 4} bytes`).toEqual(expected);
+    }
+  });
+
   it('copies a plain attention bias before queuing too', async () => {
     const mha = new MultiHeadAttention({ numHeads: 4, keyDim: 16 }); // large enough to be queued, not run inline
     randomizeWeights(mha, 17);

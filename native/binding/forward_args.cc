@@ -102,9 +102,7 @@ void copyInputs(CheckedForward& c, std::vector<InputCopy>& owned) {
         return;
       }
     }
-    const size_t bytes = array.ByteLength();
-    owned.emplace_back(bytes);
-    std::memcpy(owned.back().data(), data, bytes);
+    owned.emplace_back(data, array.ByteLength());
     copied.emplace_back(data, owned.back().data());
     data = reinterpret_cast<std::remove_reference_t<decltype(data)>>(owned.back().data());
   };

@@ -1,5 +1,7 @@
 #include "input_copies.h"
 
+#include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -9,6 +11,11 @@ namespace {
 
 // Enough for a few calls of a large layer in flight; a buffer that would take the total past it is freed.
 constexpr size_t kKeptBytes = size_t{64} << 20;
+// The copy starts at the same offset in a 4 KiB page as its source. glibc's memcpy copies large blocks with
+// `rep movsb`, which on Zen 3 runs 10-15 times slower when the destination is 16 bytes past the source modulo 4 KiB
+// (393 KiB: 14 -> 132-227 us): exactly where a malloc'd buffer lands after a JS array of whole pages in the heap.
+// A forward() over 128 memory rows of 768 spent 0.2 ms of its 2.5 ms in that copy.
+constexpr size_t kPage = 4096;
 
 struct Kept {
   std::mutex mutex;
@@ -24,7 +31,8 @@ Kept& kept() {
 
 }  // namespace
 
-InputCopy::InputCopy(size_t bytes) {
+InputCopy::InputCopy(const void* source, size_t bytes) {
+  const size_t needed = bytes + kPage;
   Kept& k = kept();
   {
     std::lock_guard<std::mutex> lock(k.mutex);
@@ -32,18 +40,22 @@ InputCopy::InputCopy(size_t bytes) {
     size_t best = k.buffers.size();
     for (size_t i = 0; i < k.buffers.size(); ++i) {
       const size_t c = k.buffers[i].second;
-      if (c >= bytes && (best == k.buffers.size() || c < k.buffers[best].second)) best = i;
+      if (c >= needed && (best == k.buffers.size() || c < k.buffers[best].second)) best = i;
     }
     if (best < k.buffers.size()) {
       data_ = std::move(k.buffers[best].first);
       capacity_ = k.buffers[best].second;
       k.bytes -= capacity_;
       k.buffers.erase(k.buffers.begin() + static_cast<std::ptrdiff_t>(best));
-      return;
     }
   }
-  data_.reset(new char[bytes > 0 ? bytes : 1]);
-  capacity_ = bytes;
+  if (!data_) {
+    data_.reset(new char[needed]);
+    capacity_ = needed;
+  }
+  const uintptr_t from = reinterpret_cast<uintptr_t>(source), to = reinterpret_cast<uintptr_t>(data_.get());
+  offset_ = (from % kPage + kPage - to % kPage) % kPage;
+  if (bytes > 0) std::memcpy(data_.get() + offset_, source, bytes);
 }
 
 InputCopy::~InputCopy() {

@@ -12,17 +12,18 @@ namespace binding {
 class InputCopy {
  public:
   InputCopy() = default;
-  // Memory for `bytes`: a kept buffer large enough, or a new one. Uninitialized.
-  explicit InputCopy(size_t bytes);
+  // A copy of `bytes` at `source`, in a kept buffer large enough or a new one.
+  InputCopy(const void* source, size_t bytes);
   InputCopy(InputCopy&&) noexcept = default;
   InputCopy& operator=(InputCopy&&) noexcept = default;
   ~InputCopy();  // hands the buffer back
 
-  char* data() const { return data_.get(); }
+  const char* data() const { return data_.get() + offset_; }
 
  private:
   std::unique_ptr<char[]> data_;
   size_t capacity_ = 0;
+  size_t offset_ = 0;  // where the copy begins in data_: at the source's offset in its 4 KiB page
 };
 
 }  // namespace binding
