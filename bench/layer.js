@@ -23,6 +23,17 @@ const SHAPES = {
   cross: { B: 1, T: 12, S: 9, E: 512, H: 8 },
 };
 const ANCHOR_MS = { paper: [8.3, 4.7], bert: [56, 31.5], long: [160, 78], cross: [0.33, 0.24] };
+// Any other shape by its sizes, e.g. --shapes B32T64E384H12 (an embedding model's batch) or B1T1S512E512H8 (cross-
+// attention from one query, S the memory's length).
+const SHAPE_PATTERN = /^B(\d+)T(\d+)(?:S(\d+))?E(\d+)H(\d+)$/;
+function shapeOf(name) {
+  if (SHAPES[name]) return SHAPES[name];
+  const m = SHAPE_PATTERN.exec(name);
+  if (!m) throw new Error(`unknown shape ${name}: one of ${Object.keys(SHAPES).join(', ')}, or BnTn[Sn]EnHn`);
+  const [B, T, S, E, H] = m.slice(1).map((x) => (x === undefined ? undefined : Number(x)));
+  if (E % H) throw new Error(`${name}: E (${E}) is not a multiple of H (${H})`);
+  return S === undefined ? { B, T, E, H } : { B, T, S, E, H };
+}
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -32,6 +43,12 @@ const option = (name, fallback) => {
 const json = args.includes('--json');
 const threadCounts = option('--threads', '1,2').split(',').map(Number);
 const shapeNames = option('--shapes', Object.keys(SHAPES).join(',')).split(',');
+try {
+  for (const name of shapeNames) shapeOf(name); // a typo fails before minutes of runs
+} catch (err) {
+  console.error(err.message);
+  process.exit(2);
+}
 const seconds = Number(option('--seconds', '3'));
 const child = args.includes('--child'); // one pinned measurement for the parent: its raw samples as JSON
 const ortOps = args.includes('--ort-ops');
@@ -68,7 +85,7 @@ async function ortOperatorTimes(model, options, feeds, runs) {
 }
 
 async function measure(name, threads) {
-  const shape = SHAPES[name];
+  const shape = shapeOf(name);
   const { B, T, E, H } = shape;
   const S = shape.S ?? T;
   const cross = shape.S !== undefined;
@@ -164,7 +181,7 @@ function measurePinned(name, cpus) {
       const pinned = threads === 1 && cpus;
       const { oursMs, ortMs, opCalls, ...r } = pinned ? measurePinned(name, cpus) : await measure(name, threads);
       const ms = median(oursMs), ortMedian = median(ortMs);
-      const gflops = flops(SHAPES[name]) / ms / 1e6;
+      const gflops = flops(shapeOf(name)) / ms / 1e6;
       const row = {
         ...r,
         runs: oursMs.length,
@@ -175,15 +192,15 @@ function measurePinned(name, cpus) {
         fraction_of_peak: +(gflops / peaks[threads]).toFixed(3),
         speedup_vs_ort: +(ortMedian / ms).toFixed(3),
         peak_gflops: peaks[threads],
-        anchor_ort_ms: ANCHOR_MS[name][threads - 1],
+        anchor_ort_ms: ANCHOR_MS[name]?.[threads - 1],
       };
       if (opCalls.length) {
         const ops = [...new Set(opCalls.flatMap(Object.keys))].sort();
         row.ort_ops_ms = Object.fromEntries(ops.map((op) => [op, +median(opCalls.map((c) => c[op] ?? 0)).toFixed(3)]));
         row.ort_matmul_fraction_of_peak =
-          +(projectionFlops(SHAPES[name]) / (row.ort_ops_ms.MatMul ?? NaN) / 1e6 / peaks[threads]).toFixed(3);
+          +(projectionFlops(shapeOf(name)) / (row.ort_ops_ms.MatMul ?? NaN) / 1e6 / peaks[threads]).toFixed(3);
         const attentionMs = row.ort_ops_ms.MultiHeadAttention ?? NaN;
-        row.ort_attention_gflops = +(attentionFlops(SHAPES[name]) / attentionMs / 1e6).toFixed(2);
+        row.ort_attention_gflops = +(attentionFlops(shapeOf(name)) / attentionMs / 1e6).toFixed(2);
       }
       rows.push(row);
       if (json) console.log(JSON.stringify(row));
@@ -193,10 +210,11 @@ function measurePinned(name, cpus) {
   console.log(`fastmha (${cpuInfo().isa}) vs onnxruntime-node ${ort.env.versions.node}: one layer incl. projections,` +
     ' fp32, async calls alternated in blocks, medians' +
     (cpus && threadCounts.includes(1) ? `; 1 thread: both sides on one CPU at a time (${cpus.join(', ')})\n` : '\n'));
-  console.log('shape  thr |   fastmha ms  GFLOP/s  of peak |   ORT ms  speedup | anchor ORT ms');
+  const width = Math.max(5, ...rows.map((r) => r.shape.length));
+  console.log(`${'shape'.padEnd(width)} thr |   fastmha ms  GFLOP/s  of peak |   ORT ms  speedup | anchor ORT ms`);
   for (const r of rows) {
     console.log(
-      `${r.shape.padEnd(6)} ${String(r.threads).padStart(3)} | ${r.ms.toFixed(3).padStart(12)}` +
+      `${r.shape.padEnd(width)} ${String(r.threads).padStart(3)} | ${r.ms.toFixed(3).padStart(12)}` +
         ` ${r.gflops.toFixed(1).padStart(8)} ${(100 * r.fraction_of_peak).toFixed(1).padStart(7)}% |` +
         ` ${r.ort_ms.toFixed(3).padStart(8)} ${r.speedup_vs_ort.toFixed(2).padStart(7)}x |` +
         ` ${String(r.anchor_ort_ms ?? '').padStart(8)}`,
@@ -204,11 +222,11 @@ function measurePinned(name, cpus) {
   }
   if (rows.some((r) => r.ort_ops_ms)) {
     console.log('\nonnxruntime by operator (its profiler, a separate session; medians per call, ms):');
-    console.log('shape  thr |   MatMul  of peak | MultiHeadAttention  GFLOP/s |     Add');
+    console.log(`${'shape'.padEnd(width)} thr |   MatMul  of peak | MultiHeadAttention  GFLOP/s |     Add`);
     for (const r of rows.filter((x) => x.ort_ops_ms)) {
       const o = r.ort_ops_ms;
       console.log(
-        `${r.shape.padEnd(6)} ${String(r.threads).padStart(3)} | ${(o.MatMul ?? 0).toFixed(3).padStart(8)}` +
+        `${r.shape.padEnd(width)} ${String(r.threads).padStart(3)} | ${(o.MatMul ?? 0).toFixed(3).padStart(8)}` +
           ` ${(100 * r.ort_matmul_fraction_of_peak).toFixed(1).padStart(7)}% |` +
           ` ${(o.MultiHeadAttention ?? 0).toFixed(3).padStart(18)} ${r.ort_attention_gflops.toFixed(1).padStart(8)} |` +
           ` ${(o.Add ?? 0).toFixed(3).padStart(7)}`,
