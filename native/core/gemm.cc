@@ -105,11 +105,14 @@ void gemm(int64_t M, const float* A, int64_t lda, const PackedMatrix& B, const f
   // writes, so a column split that re-packs the same rows costs more than the re-reads of B a row split causes),
   // then columns, until each thread has a few tasks to balance. Splits are even to a panel (MR rows, NR columns):
   // in whole MC blocks, 1024 rows made five tasks of 196 rows and one of 44, and one of two threads did 15% more.
-  // Waking another thread costs about as much as a few million flops: small products stay on this one.
-  constexpr int64_t kFlopsPerThread = int64_t{1} << 20;
+  // Waking another thread costs about as much as a few million flops: small products stay on this one. A product is
+  // also counted by B's bytes, which decides for one row (a token): it streams a weight matrix of megabytes, from
+  // memory in a model of many layers, and two threads fetch it faster than one (a stack of 12 layers of one token, 2
+  // threads: E512 0.76-0.78x the time, E768 0.91x; one layer whose weights stay in cache, forwardSync 1.1x).
+  constexpr int64_t kFlopsPerThread = int64_t{1} << 20, kWeightBytesPerThread = int64_t{1} << 20;
   const int64_t flops = 2 * M * N * K;
-  const int threads =
-      static_cast<int>(std::clamp<int64_t>(flops / kFlopsPerThread, 1, std::min(maxThreads, pool.threads())));
+  const int64_t work = std::max(flops / kFlopsPerThread, K * N * int64_t{sizeof(float)} / kWeightBytesPerThread);
+  const int threads = static_cast<int>(std::clamp<int64_t>(work, 1, std::min(maxThreads, pool.threads())));
   const int64_t target = threads == 1 ? 1 : 3 * threads;
   const int64_t rowPanels = (M + mr - 1) / mr, colPanels = (N + nr - 1) / nr;
   const int64_t mTasks = std::min((M + cfg.mc - 1) / cfg.mc, target);

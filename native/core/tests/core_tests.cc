@@ -404,10 +404,10 @@ int main(int argc, char** argv) {
   ThreadPool pool(3);
   // Every kernel table this CPU runs, on shapes around each tile and block size (MR, NR, MC, KC and NC of every
   // ISA): 1, primes, non-multiples, and sizes that cross a KC or NC boundary.
-  const int64_t sizes[][3] = {{1, 1, 1},     {1, 7, 3},      {3, 1, 5},      {2, 33, 2},    {17, 33, 13},
-                              {15, 31, 17},  {14, 32, 256},  {29, 65, 257},  {113, 97, 3},  {257, 31, 129},
-                              {5, 300, 2},   {97, 513, 300}, {320, 512, 64}, {1, 1025, 37}, {224, 64, 520},
-                              {33, 65, 800}, {15, 40, 1537}};
+  const int64_t sizes[][3] = {
+      {1, 1, 1},      {1, 7, 3},     {3, 1, 5},      {2, 33, 2},    {17, 33, 13},   {15, 31, 17},   {14, 32, 256},
+      {29, 65, 257},  {113, 97, 3},  {257, 31, 129}, {5, 300, 2},   {97, 513, 300}, {320, 512, 64}, {1, 1025, 37},
+      {224, 64, 520}, {33, 65, 800}, {15, 40, 1537}, {1, 1100, 500}};  // the last: one row, on threads by B's bytes
   const char* isas[] = {"scalar", "avx2", "avx512", "neon"};
   for (const char* name : isas) {
     const Kernels* isa = kernelsFor(name);
