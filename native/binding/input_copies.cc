@@ -13,8 +13,8 @@ namespace {
 constexpr size_t kKeptBytes = size_t{64} << 20;
 // The copy starts at the same offset in a 4 KiB page as its source. glibc's memcpy copies large blocks with
 // `rep movsb`, which on Zen 3 runs 10-15 times slower when the destination is 16 bytes past the source modulo 4 KiB
-// (393 KiB: 14 -> 132-227 us): exactly where a malloc'd buffer lands after a JS array of whole pages in the heap.
-// A forward() over 128 memory rows of 768 spent 0.2 ms of its 2.5 ms in that copy.
+// (393 KiB: 14 -> 132-227 us), and a fresh copy of a JS array of 128 rows of 768 floats landed exactly there: a
+// forward() over that memory spent 0.2 ms of its 2.5 ms in the copy.
 constexpr size_t kPage = 4096;
 
 struct Kept {
