@@ -323,9 +323,10 @@ void attendShort(const AttentionArgs& a, AttendRows attendRows, ThreadPool& pool
   // 2-7% of the attention instead; a pair of more than 128 lines is left alone.
   const int64_t pairFloats = T * a.keyDim + S * (a.keyDim + a.valueDim);
   const bool prefetch = pairFloats <= 2048 && a.batch * H * pairFloats * int64_t{sizeof(float)} > (int64_t{1} << 20);
-  // Pairs are handed out eight chunks a thread, not one by one: a pair of a short sentence is a microsecond of work,
-  // about what taking it from the shared counter costs when two threads take turns at it (paper shape at 2 threads:
-  // attention 0.28-0.30 -> 0.25-0.29 ms). A chunk also gives the prefetch above a next pair to ask for.
+  // Pairs are handed out eight chunks a thread, not one by one: a pair of a short sentence is about a microsecond of
+  // work, and taking each from the counter the threads share, then reading the clock (yieldToWaiting), cost 5-9% of
+  // it (paper shape at 2 threads: attention 0.28-0.30 -> 0.25-0.29 ms). A chunk also gives the prefetch above a next
+  // pair to ask for.
   const int64_t grain = std::max<int64_t>(1, a.batch * H / (8 * int64_t{std::max(1, maxThreads)}));
   pool.parallelFor(a.batch * H, grain, maxThreads, [&](int64_t begin, int64_t end) {
     thread_local Scratch scratch;
