@@ -1,7 +1,8 @@
 'use strict';
-// `npm run bench [-- --json] [-- --threads 1,2] [-- --shapes bert,long] [-- --ort-ops]`: the whole layer (projections
-// included) side by side with onnxruntime-node running the same layer as an ONNX graph (bench/onnx_model.js) with the
-// same weights. Runs alternate in blocks in one process; medians; both sides async (forward() / session.run()).
+// `npm run bench [-- --json] [-- --threads 1,2] [-- --shapes bert,B1T16E512H8] [-- --ort-ops]`: the whole layer
+// (projections included) side by side with onnxruntime-node running the same layer as an ONNX graph
+// (bench/onnx_model.js) with the same weights. Runs alternate in blocks in one process; medians; both sides async
+// (forward() / session.run()).
 // --ort-ops adds where onnxruntime's time goes, by operator (its profiler, on a separate session after the timed runs):
 // how close its MatMuls run to the FMA peak bounds what any layer can gain over it on a shape the projections dominate.
 // One thread: on Linux each side's runs happen on the same CPU, one CPU at a time (a child process under taskset
