@@ -165,7 +165,7 @@ void attendTile(const Plan& p, const Tile& tile) {
   // Qᵀ as one B panel [keyDim, NR], zero columns past the tile; scaled here, once per query, so that the scores
   // arrive scaled, and in base 2 as the softmax takes them (kernels/common/online_softmax.h), without a multiply each.
   // This head's rows of the queries and of the context, from the tile's first query.
-  const float* queries = a.queries + (tile.b * a.queryLen + tile.t0) * a.queryStride + tile.h * dk;
+  const float* queries = a.headQueries(tile.b, tile.h) + tile.t0 * a.queryStride;
   float* context = a.context + (tile.b * a.queryLen + tile.t0) * a.contextStride + tile.h * dv;
   p.k.transposeQueries(queries, a.queryStride, tile.rows, dk, a.scale * kLog2e, queriesT);
   const bool masked = a.masked();
@@ -276,8 +276,8 @@ void zeroHiddenValues(const Plan& p, int64_t b, int64_t h, float* packedValues) 
 void packHead(const Plan& p, int64_t bh, float* dst) {
   const AttentionArgs& a = p.a;
   const int64_t b = bh / a.heads, h = bh % a.heads, S = a.keyLen;
-  const float* keys = a.keys + b * S * a.keyStride + h * a.keyHeadStride;
-  const float* values = a.values + b * S * a.valueStride + h * a.valueHeadStride;
+  const float* keys = a.headKeys(b, h);
+  const float* values = a.headValues(b, h);
   // A head's rows side by side with the other heads' are a few cache lines each, a projected row apart: the
   // hardware prefetchers do not follow them, and packing waited on every line. When they fit well in L2 (a
   // sentence's head), all are asked for first: packing one bert head alone 14-25 -> 11-19 us (medians of three
@@ -298,14 +298,14 @@ void packHead(const Plan& p, int64_t bh, float* dst) {
 // Asks for the rows of one (batch, head)'s queries, keys and values, a few dozen lines in places the hardware
 // prefetchers do not foresee (another head's rows).
 void prefetchPair(const AttentionArgs& a, int64_t bh) {
-  const int64_t b = bh / a.heads, h = bh % a.heads, T = a.queryLen, S = a.keyLen;
-  const float* queries = a.queries + b * T * a.queryStride + h * a.keyDim;
-  const float* keys = a.keys + b * S * a.keyStride + h * a.keyHeadStride;
-  const float* values = a.values + b * S * a.valueStride + h * a.valueHeadStride;
-  for (int64_t t = 0; t < T; ++t) {
+  const int64_t b = bh / a.heads, h = bh % a.heads;
+  const float* queries = a.headQueries(b, h);
+  const float* keys = a.headKeys(b, h);
+  const float* values = a.headValues(b, h);
+  for (int64_t t = 0; t < a.queryLen; ++t) {
     for (int64_t d = 0; d < a.keyDim; d += 16) __builtin_prefetch(queries + t * a.queryStride + d);
   }
-  for (int64_t s = 0; s < S; ++s) {
+  for (int64_t s = 0; s < a.keyLen; ++s) {
     for (int64_t d = 0; d < a.keyDim; d += 16) __builtin_prefetch(keys + s * a.keyStride + d);
     for (int64_t d = 0; d < a.valueDim; d += 16) __builtin_prefetch(values + s * a.valueStride + d);
   }
@@ -346,11 +346,9 @@ void attendShort(const AttentionArgs& a, AttendRows attendRows, ThreadPool& pool
           }
         }
       }
-      attendRows(a.queries + b * T * a.queryStride + h * a.keyDim, a.queryStride,
-                 a.keys + b * S * a.keyStride + h * a.keyHeadStride, a.keyStride,
-                 a.values + b * S * a.valueStride + h * a.valueHeadStride, a.valueStride, T, S, a.keyDim, a.valueDim,
-                 a.scale, allowed, a.context + b * T * a.contextStride + h * a.valueDim, a.contextStride,
-                 a.scores ? a.scores + bh * T * S : nullptr, work);
+      attendRows(a.headQueries(b, h), a.queryStride, a.headKeys(b, h), a.keyStride, a.headValues(b, h), a.valueStride,
+                 T, S, a.keyDim, a.valueDim, a.scale, allowed, a.context + b * T * a.contextStride + h * a.valueDim,
+                 a.contextStride, a.scores ? a.scores + bh * T * S : nullptr, work);
     }
   });
 }

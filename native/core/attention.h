@@ -50,6 +50,13 @@ struct AttentionArgs {
 
   bool stopped() const { return isCancelled(cancelled); }
 
+  // The first row of head h of batch item b in the projected queries, keys and values (the layouts above).
+  const float* headQueries(int64_t b, int64_t h) const { return queries + b * queryLen * queryStride + h * keyDim; }
+  const float* headKeys(int64_t b, int64_t h) const { return keys + b * keyLen * keyStride + h * keyHeadStride; }
+  const float* headValues(int64_t b, int64_t h) const {
+    return values + b * keyLen * valueStride + h * valueHeadStride;
+  }
+
   // Is any key hidden from any query by something other than its length? (A bias may hide keys with -inf.)
   bool masked() const { return causal || keyPadding || mask.data || bias.data; }
 };
