@@ -181,8 +181,9 @@ function measurePinned(name, cpus) {
     for (const name of shapeNames) {
       const pinned = threads === 1 && cpus;
       const { oursMs, ortMs, opCalls, ...r } = pinned ? measurePinned(name, cpus) : await measure(name, threads);
+      const shape = shapeOf(name);
       const ms = median(oursMs), ortMedian = median(ortMs);
-      const gflops = flops(shapeOf(name)) / ms / 1e6;
+      const gflops = flops(shape) / ms / 1e6;
       const row = {
         ...r,
         runs: oursMs.length,
@@ -199,9 +200,9 @@ function measurePinned(name, cpus) {
         const ops = [...new Set(opCalls.flatMap(Object.keys))].sort();
         row.ort_ops_ms = Object.fromEntries(ops.map((op) => [op, +median(opCalls.map((c) => c[op] ?? 0)).toFixed(3)]));
         row.ort_matmul_fraction_of_peak =
-          +(projectionFlops(shapeOf(name)) / (row.ort_ops_ms.MatMul ?? NaN) / 1e6 / peaks[threads]).toFixed(3);
+          +(projectionFlops(shape) / (row.ort_ops_ms.MatMul ?? NaN) / 1e6 / peaks[threads]).toFixed(3);
         const attentionMs = row.ort_ops_ms.MultiHeadAttention ?? NaN;
-        row.ort_attention_gflops = +(attentionFlops(shapeOf(name)) / attentionMs / 1e6).toFixed(2);
+        row.ort_attention_gflops = +(attentionFlops(shape) / attentionMs / 1e6).toFixed(2);
       }
       rows.push(row);
       if (json) console.log(JSON.stringify(row));
