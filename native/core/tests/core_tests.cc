@@ -264,9 +264,12 @@ static void testSoftmaxExp(std::mt19937& rng, const Kernels& isa) {
   }
   s[5 * nr + 1] = -INFINITY;
   s[9 * nr + 2] = -125.0f;
-  // Below the exponential's range: a weight of at most 2^-124 (0 included), never a denormal, never NaN.
+  // Below the exponential's range: a weight of at most 2^-124 (0 included), never a denormal, never NaN. Between
+  // -127 and -125, 2^x is a normal number only when the kernel keeps its factors normal: steps of 1/8 cover both
+  // halves of each power of 2 there.
   s[10 * nr + 3] = -140.0f;
   s[11 * nr + 4] = -1e30f;
+  for (int i = 0; i < 17; ++i) s[(12 + i) * nr + i % nr] = -125.0f - 0.125f * (i + 1);
   x = s;
   std::vector<float> m(nr, -INFINITY), l(nr, 0.0f), alpha(nr, -1.0f);
   isa.onlineSoftmax(s.data(), keys, m.data(), l.data(), alpha.data());
