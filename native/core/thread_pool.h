@@ -46,7 +46,9 @@ class ThreadPool {
   int threads() const { return threads_.load(); }
 
   // Marks a stretch of several parallel regions (one forward): while any is open, idle workers spin for the next
-  // region instead of sleeping; when the last closes they sleep at once, leaving the cores to the JS thread.
+  // region instead of sleeping. When the last closes they sleep at once, leaving the cores to the JS thread, unless
+  // the forward ran on the dispatcher: then they poll with it for the next job (yielding to any thread that wants
+  // their CPU).
   class Session {
    public:
     explicit Session(ThreadPool& pool) : pool_(pool) { pool_.sessions_.fetch_add(1, std::memory_order_relaxed); }
@@ -94,6 +96,8 @@ class ThreadPool {
   CondVar jobsCv_;
   std::deque<std::function<void()>> jobs_;
   std::atomic<int> queued_{0};  // jobs_.size(), for the dispatcher to poll without the lock
+  // The dispatcher is running a job or polling for the next: idle workers poll with it (workerLoop).
+  std::atomic<bool> dispatching_{false};
   std::thread dispatcher_;
   bool jobsStopping_ = false;
 };
