@@ -127,18 +127,21 @@ void ThreadPool::runChunks(Region& r) {
 }
 
 void ThreadPool::workerLoop(uint64_t seen) {
+  bool helped = false;  // joined the last region it saw
   for (;;) {
     uint64_t state = state_.load(std::memory_order_acquire);
     // Inside a forward, for its next region; after a forward run by the dispatcher, for as long as the dispatcher
     // polls for the next one, so that its first region finds the helpers awake. Waking one costs 15-17 us on a VM,
     // a large part of a small forward's first product: cross-attention (12 x 9 tokens) at 2 threads, awaited one
-    // at a time, 0.20-0.32 -> 0.17-0.26 ms a call (builds interleaved). After a forwardSync (the dispatcher asleep)
-    // workers sleep at once.
-    const bool betweenJobs = dispatching_.load(std::memory_order_relaxed);
+    // at a time, 0.20-0.32 -> 0.17-0.26 ms a call (builds interleaved). Only workers that helped poll between
+    // calls: a small forward on a many-core machine takes a few of them, and the rest need not burn their cores.
+    // After a forwardSync (the dispatcher asleep) workers sleep at once.
+    const bool betweenJobs = helped && dispatching_.load(std::memory_order_relaxed);
     pollWhile(betweenJobs ? kJobPoll : kRegionPoll, [&] {
       state = state_.load(std::memory_order_acquire);
       return (state >> 16) == seen && !stopping_.load(std::memory_order_relaxed) &&
-             (sessions_.load(std::memory_order_relaxed) > 0 || dispatching_.load(std::memory_order_relaxed));
+             (sessions_.load(std::memory_order_relaxed) > 0 ||
+              (betweenJobs && dispatching_.load(std::memory_order_relaxed)));
     });
     if ((state >> 16) == seen) {
       std::unique_lock<std::mutex> lock(sleepMutex_);
@@ -151,6 +154,7 @@ void ThreadPool::workerLoop(uint64_t seen) {
     }
     if (stopping_.load()) return;
     seen = state >> 16;
+    helped = false;
     // Join if a helper's place is left. The whole word is compared, so a place of an older region, or one its
     // caller has taken back, cannot be claimed; a claimed place keeps the region alive until `finished` counts it.
     while ((state >> 16) == seen && (state & 0xffff) > 0) {
@@ -158,6 +162,7 @@ void ThreadPool::workerLoop(uint64_t seen) {
         Region& r = *region_;
         runChunks(r);
         r.finished.fetch_add(1, std::memory_order_release);
+        helped = true;
         break;
       }
     }

@@ -3,16 +3,19 @@
 // and "core tests: N passed, M failed".
 #include <algorithm>
 #include <cfloat>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <cstdio>
 #include <random>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include <sys/mman.h>
@@ -327,6 +330,40 @@ static void testShortRegions(ThreadPool& pool) {
   check(once, "short regions back to back cover each index once");
 }
 
+// Forwards run by the dispatcher (submit), back to back and with pauses between them, each a Session of regions:
+// after a job its helpers poll with the dispatcher for the next, or sleep once it does. Every index of every region
+// is covered once, whichever state a helper was in when a region came.
+static void testJobsOfRegions(ThreadPool& pool) {
+  constexpr int kJobs = 300, kRegions = 3, kN = 48;
+  std::vector<std::atomic<int>> hits(kJobs * kRegions * kN);
+  std::mutex m;
+  std::condition_variable cv;
+  int done = 0;
+  for (int job = 0; job < kJobs; ++job) {
+    pool.submit([&, job] {
+      {
+        ThreadPool::Session session(pool);
+        for (int region = 0; region < kRegions; ++region) {
+          std::atomic<int>* at = &hits[(job * kRegions + region) * kN];
+          pool.parallelFor(kN, 1 + region, 8, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) at[i].fetch_add(1);
+          });
+        }
+      }
+      std::lock_guard<std::mutex> lock(m);
+      if (++done == kJobs) cv.notify_all();
+    });
+    // Every 50th job waits past the dispatcher's poll, so that the next finds the pool asleep.
+    if (job % 50 == 49) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  {
+    std::unique_lock<std::mutex> lock(m);
+    cv.wait(lock, [&] { return done == kJobs; });
+  }
+  check(std::all_of(hits.begin(), hits.end(), [](const std::atomic<int>& h) { return h.load() == 1; }),
+        "regions of submitted jobs, back to back or after a pause, cover each index once");
+}
+
 static bool allNaN(const std::vector<float>& v) {
   return std::all_of(v.begin(), v.end(), [](float x) { return std::isnan(x); });
 }
@@ -457,6 +494,7 @@ int main(int argc, char** argv) {
     }
   }
   testShortRegions(pool);
+  testJobsOfRegions(pool);
   testCancelledGemm(rng, pool);
   testCancelledForward(rng, pool);
   testCancelledAttention(rng, pool, 2, 2, 5);    // query by query
