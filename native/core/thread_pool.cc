@@ -71,7 +71,7 @@ bool pollingPays() {
 #endif
 }
 
-// Polls while `waiting()` holds, for at most `limit`; every 64 pauses (about 2 us) it reads the clock and yields
+// Polls while `waiting()` holds, for at most `limit`; every 64 pauses (2 us on Zen 3) it reads the clock and yields
 // the CPU to any thread waiting for it. A poller that did not yield held the CPU the JS thread needed to settle one
 // call and submit the next: with workers polling between calls too (workerLoop), `npm run bench`'s cross-attention
 // at 2 threads took 0.23-0.26 ms a call, and 0.17-0.22 yielding (three runs each).

@@ -47,8 +47,8 @@ class ThreadPool {
 
   // Marks a stretch of several parallel regions (one forward): while any is open, idle workers spin for the next
   // region instead of sleeping. When the last closes they sleep at once, leaving the cores to the JS thread, unless
-  // the forward ran on the dispatcher: then they poll with it for the next job (yielding to any thread that wants
-  // their CPU).
+  // the forward ran on the dispatcher: then those that helped it poll with the dispatcher for the next job (yielding
+  // to any thread that wants their CPU).
   class Session {
    public:
     explicit Session(ThreadPool& pool) : pool_(pool) { pool_.sessions_.fetch_add(1, std::memory_order_relaxed); }
