@@ -268,8 +268,8 @@ static void testSoftmaxExp(std::mt19937& rng, const Kernels& isa) {
   s[5 * nr + 1] = -INFINITY;
   s[9 * nr + 2] = -125.0f;
   // Below the exponential's range: a weight of at most 2^-124 (0 included), never a denormal, never NaN. Between
-  // -127 and -125, 2^x is a normal number only when the kernel keeps its factors normal: steps of 1/8 cover both
-  // halves of each power of 2 there.
+  // -127 and -125 too, where a split of x at the nearest integer makes denormals: steps of 1/8 cover both halves of
+  // each power of 2 there.
   s[10 * nr + 3] = -140.0f;
   s[11 * nr + 4] = -1e30f;
   for (int i = 0; i < 17; ++i) s[(12 + i) * nr + i % nr] = -125.0f - 0.125f * (i + 1);

@@ -1,9 +1,9 @@
 // One step of the online (streaming) softmax over a block of keys, written once in plain C++ and compiled in each
 // kernels/<isa>/ folder with that ISA's flags, where the compiler vectorizes it (the exp is a branch-free
-// polynomial); AVX-512 and AVX2 have their own in intrinsics on the same constants
-// (kernels/<isa>/online_softmax_<isa>.cc). Included only by those files, and only inside an unnamed namespace: each
-// ISA's file must get its own copy, since one inline function compiled with several flag sets is a single symbol the
-// linker keeps once.
+// polynomial); AVX-512 and AVX2 have their own in intrinsics (kernels/<isa>/online_softmax_<isa>.cc), AVX-512 on
+// the same constants, AVX2 on a polynomial over [0, 1). Included only by those files, and only inside an unnamed
+// namespace: each ISA's file must get its own copy, since one inline function compiled with several flag sets is a
+// single symbol the linker keeps once.
 #pragma once
 
 #include <cmath>
