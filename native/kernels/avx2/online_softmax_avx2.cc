@@ -22,8 +22,8 @@ constexpr float kExp2PolyUnit[7] = {
     2.17080844e-4f, 1.24379864e-3f, 9.67902597e-3f, 5.54832518e-2f, 2.40229860e-1f, 6.93147004e-1f, 1.0f};
 
 // 2^d for d <= 0, within 1 ulp, for the two vectors of a key row side by side: one chain at a time left the core's
-// pipes idle (the kernel 4-8% slower). d splits into n = floor(d) and r = d - n in [0, 1), so 2^r is in [1, 2) and 2^r
-// * 2^n is a normal number for every n >= -126. Below that d is clamped to -127, whose 2^n is the exponent field 0,
+// pipes idle (the kernel 4-8% slower). d splits into n = floor(d) and r = d - n in [0, 1), so 2^r is in [1, 2) and 2^n
+// times it is a normal number for every n >= -126. Below that d is clamped to -127, whose 2^n is the exponent field 0,
 // i.e. 0.0: a masked score's -inf, or NaN (maxps returns its second operand), gives exactly 0, and a weight of at most
 // 2^-126 beside the maximum's 1 is far below a float's precision anyway. The polynomial on [-1/2, 1/2]
 // (exp2NonPositive) gives 2^r below 1, a denormal product at n = -126 (which can cost a microcode assist), so it needed
