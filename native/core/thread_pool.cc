@@ -29,16 +29,17 @@ ThreadPool::~ThreadPool() {
 
 namespace {
 
-// How long an idle worker polls for the next region of an open Session before sleeping: 20 us by the clock. It was
-// 2000 pauses, 17-20 us on a Xeon (8.5 ns a pause) but 56 us on Zen 3 (28 ns); a 60 us bound ran the same as 20 us
-// (paired layer runs, 2 threads).
+// How long an idle worker that did not help the last region polls for the next region of an open Session before
+// sleeping: 20 us by the clock. It was 2000 pauses, 17-20 us on a Xeon (8.5 ns a pause) but 56 us on Zen 3 (28 ns); a
+// 60 us bound ran the same as 20 us (paired layer runs, 2 threads).
 constexpr std::chrono::microseconds kRegionPoll{20};
-// How long the dispatcher polls for the next job after one: a server awaiting one forward submits the next once the
-// last settles, a round trip through the JS thread of 50-150 us on a VM, and a dispatcher asleep by then costs a
-// wake-up of its CPU per call. On Zen 3 (cross-attention, 12 x 9 tokens, awaited one at a time): 150 us against 20
-// gave 0.25 against 0.33-0.34 ms a call at 2 threads and 0.38-0.39 against 0.48 at 1; 300 us was no better. (On a
-// Xeon VM a 100 us poll had delayed the JS thread's wake-up at 1 thread, 130 -> 210 us: there the poll took the
-// CPU the JS thread was waiting for, which pollingPays() now rules out.)
+// How long the dispatcher polls for the next job after one, and a worker that helped the last region for the next
+// (workerLoop): a server awaiting one forward submits the next once the last settles, a round trip through the JS
+// thread of 50-150 us on a VM, and a dispatcher asleep by then costs a wake-up of its CPU per call. On Zen 3
+// (cross-attention, 12 x 9 tokens, awaited one at a time): 150 us against 20 gave 0.25 against 0.33-0.34 ms a call at 2
+// threads and 0.38-0.39 against 0.48 at 1; 300 us was no better. (On a Xeon VM a 100 us poll had delayed the JS
+// thread's wake-up at 1 thread, 130 -> 210 us: there the poll took the CPU the JS thread was waiting for, which
+// pollingPays() now rules out.)
 constexpr std::chrono::microseconds kJobPoll{150};
 
 inline void relax() {
@@ -130,18 +131,16 @@ void ThreadPool::workerLoop(uint64_t seen) {
   bool helped = false;  // joined the last region it saw
   for (;;) {
     uint64_t state = state_.load(std::memory_order_acquire);
-    // Inside a forward, for its next region; after a forward run by the dispatcher, for as long as the dispatcher
-    // polls for the next one, so that its first region finds the helpers awake. Waking one costs 15-17 us on a VM,
-    // a large part of a small forward's first product: cross-attention (12 x 9 tokens) at 2 threads, awaited one
-    // at a time, 0.20-0.32 -> 0.17-0.26 ms a call (builds interleaved). Only workers that helped poll between
-    // calls: a small forward on a many-core machine takes a few of them, and the rest need not burn their cores.
-    // After a forwardSync (the dispatcher asleep) workers sleep at once.
-    const bool betweenJobs = helped && dispatching_.load(std::memory_order_relaxed);
-    pollWhile(betweenJobs ? kJobPoll : kRegionPoll, [&] {
+    // A worker that helped the last region polls for the next (kJobPoll), in the same forward or the next one, so
+    // that the next region finds it awake: waking one costs 15-17 us on a VM, a large part of a small forward's
+    // first product. Cross-attention (12 x 9 tokens) at 2 threads, awaited one at a time: 0.20-0.32 -> 0.17-0.26
+    // ms a call (builds interleaved); one token (B1 T1 E512 H8) by forwardSync: 0.076-0.098 -> 0.061-0.070 ms,
+    // where one thread takes 0.087-0.107. The others poll only inside a forward (kRegionPoll): a small forward on a
+    // many-core machine takes a few workers, and the rest need not burn their cores.
+    pollWhile(helped ? kJobPoll : kRegionPoll, [&] {
       state = state_.load(std::memory_order_acquire);
       return (state >> 16) == seen && !stopping_.load(std::memory_order_relaxed) &&
-             (sessions_.load(std::memory_order_relaxed) > 0 ||
-              (betweenJobs && dispatching_.load(std::memory_order_relaxed)));
+             (helped || sessions_.load(std::memory_order_relaxed) > 0);
     });
     if ((state >> 16) == seen) {
       std::unique_lock<std::mutex> lock(sleepMutex_);
@@ -226,15 +225,13 @@ void ThreadPool::submit(std::function<void()> job) {
 void ThreadPool::dispatcherLoop() {
   for (;;) {
     std::function<void()> job;
-    // The next job of a server awaiting one forward at a time (kJobPoll). The workers sleep meanwhile (no Session
-    // is open).
+    // The next job of a server awaiting one forward at a time (kJobPoll). The workers that helped the last one poll
+    // meanwhile too (workerLoop).
     pollWhile(kJobPoll, [&] { return queued_.load(std::memory_order_acquire) == 0; });
     {
       std::unique_lock<std::mutex> lock(jobsMutex_);
-      if (jobs_.empty()) dispatching_.store(false, std::memory_order_relaxed);  // asleep, and the workers with it
       jobsCv_.wait(lock, [&] { return jobsStopping_ || !jobs_.empty(); });
       if (jobs_.empty()) return;
-      dispatching_.store(true, std::memory_order_relaxed);
       job = std::move(jobs_.front());
       jobs_.pop_front();
       queued_.fetch_sub(1, std::memory_order_relaxed);

@@ -46,9 +46,8 @@ class ThreadPool {
   int threads() const { return threads_.load(); }
 
   // Marks a stretch of several parallel regions (one forward): while any is open, idle workers spin for the next
-  // region instead of sleeping. When the last closes they sleep at once, leaving the cores to the JS thread, unless
-  // the forward ran on the dispatcher: then those that helped it poll with the dispatcher for the next job (yielding
-  // to any thread that wants their CPU).
+  // region instead of sleeping. When the last closes, the workers that helped its last region poll a while longer
+  // for the next forward's first (yielding to any thread that wants their CPU); the others sleep at once.
   class Session {
    public:
     explicit Session(ThreadPool& pool) : pool_(pool) { pool_.sessions_.fetch_add(1, std::memory_order_relaxed); }
@@ -96,8 +95,6 @@ class ThreadPool {
   CondVar jobsCv_;
   std::deque<std::function<void()>> jobs_;
   std::atomic<int> queued_{0};  // jobs_.size(), for the dispatcher to poll without the lock
-  // The dispatcher is running a job or polling for the next: idle workers poll with it (workerLoop).
-  std::atomic<bool> dispatching_{false};
   std::thread dispatcher_;
   bool jobsStopping_ = false;
 };

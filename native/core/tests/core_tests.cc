@@ -331,8 +331,8 @@ static void testShortRegions(ThreadPool& pool) {
 }
 
 // Forwards run by the dispatcher (submit), back to back and with pauses between them, each a Session of regions:
-// after a job its helpers poll with the dispatcher for the next, or sleep once it does. Every index of every region
-// is covered once, whichever state a helper was in when a region came.
+// after a job its helpers poll a while for the next region, then sleep. Every index of every region is covered
+// once, whichever state a helper was in when a region came.
 static void testJobsOfRegions(ThreadPool& pool) {
   constexpr int kJobs = 300, kRegions = 3, kN = 48;
   std::vector<std::atomic<int>> hits(kJobs * kRegions * kN);
