@@ -179,10 +179,12 @@ function measurePinned(name, cpus) {
   const peaks = fmaPeaks(threadCounts);
   const cpus = pinnableCpus();
   const rows = [];
+  const matmulGflops = new Map(); // row -> onnxruntime's MatMul GFLOP/s, a fraction of the peak once it is known
   for (const threads of threadCounts) {
     for (const name of shapeNames) {
       const pinned = threads === 1 && cpus;
       const { oursMs, ortMs, opCalls, ...r } = pinned ? measurePinned(name, cpus) : await measure(name, threads);
+      const shape = shapeOf(name);
       const ms = median(oursMs), ortMedian = median(ortMs);
       const row = {
         ...r,
@@ -190,15 +192,16 @@ function measurePinned(name, cpus) {
         ms,
         ort_ms: ortMedian,
         isa: cpuInfo().isa,
-        gflops: +(flops(shapeOf(name)) / ms / 1e6).toFixed(2),
+        gflops: +(flops(shape) / ms / 1e6).toFixed(2),
         speedup_vs_ort: +(ortMedian / ms).toFixed(3),
         anchor_ort_ms: ANCHOR_MS[name]?.[threads - 1],
       };
       if (opCalls.length) {
         const ops = [...new Set(opCalls.flatMap(Object.keys))].sort();
         row.ort_ops_ms = Object.fromEntries(ops.map((op) => [op, +median(opCalls.map((c) => c[op] ?? 0)).toFixed(3)]));
+        matmulGflops.set(row, projectionFlops(shape) / (row.ort_ops_ms.MatMul ?? NaN) / 1e6);
         const attentionMs = row.ort_ops_ms.MultiHeadAttention ?? NaN;
-        row.ort_attention_gflops = +(attentionFlops(shapeOf(name)) / attentionMs / 1e6).toFixed(2);
+        row.ort_attention_gflops = +(attentionFlops(shape) / attentionMs / 1e6).toFixed(2);
       }
       rows.push(row);
     }
@@ -208,10 +211,8 @@ function measurePinned(name, cpus) {
   for (const row of rows) {
     row.fraction_of_peak = +(row.gflops / peaks[row.threads]).toFixed(3);
     row.peak_gflops = peaks[row.threads];
-    if (row.ort_ops_ms) {
-      row.ort_matmul_fraction_of_peak =
-        +(projectionFlops(shapeOf(row.shape)) / (row.ort_ops_ms.MatMul ?? NaN) / 1e6 / peaks[row.threads]).toFixed(3);
-    }
+    const matmul = matmulGflops.get(row);
+    if (matmul !== undefined) row.ort_matmul_fraction_of_peak = +(matmul / peaks[row.threads]).toFixed(3);
     if (json) console.log(JSON.stringify(row));
   }
   if (json) return;
