@@ -42,9 +42,6 @@ struct Plan {
   int64_t lastKey(int64_t t) const {
     return a.causal ? std::min(a.keyLen - 1, t + (a.keyLen - a.queryLen)) : a.keyLen - 1;
   }
-  const uint8_t* maskRow(int64_t b, int64_t h, int64_t t) const {
-    return a.mask.data + b * a.mask.strideB + h * a.mask.strideH + t * a.mask.strideT;
-  }
 };
 
 struct Tile {
@@ -63,7 +60,7 @@ bool blockAllowed(const Plan& p, const Tile& tile, int64_t s0, int64_t n) {
   if (!a.mask.data) return true;
   const uint8_t* pad = a.keyPadding ? a.keyPadding + tile.b * a.keyLen : nullptr;
   for (int64_t c = 0; c < tile.rows; ++c) {
-    const uint8_t* mask = p.maskRow(tile.b, tile.h, tile.t0 + c);
+    const uint8_t* mask = p.a.mask.row(tile.b, tile.h, tile.t0 + c);
     const int64_t end = std::min(s0 + n, p.lastKey(tile.t0 + c) + 1);
     for (int64_t s = s0; s < end; ++s) {
       if (mask[s] && (!pad || pad[s])) return true;
@@ -95,7 +92,7 @@ void applyMasks(const Plan& p, const Tile& tile, int64_t s0, int64_t n, float* s
   // a block's keys and are passed over.
   constexpr uint32_t kNegInfBits = 0xff800000u;
   for (int64_t c = 0; c < tile.rows; ++c) {
-    const uint8_t* allowed = p.maskRow(tile.b, tile.h, tile.t0 + c) + s0;
+    const uint8_t* allowed = p.a.mask.row(tile.b, tile.h, tile.t0 + c) + s0;
     if (!std::memchr(allowed, 0, static_cast<size_t>(n))) continue;
     float* column = scoresT + c;
     for (int64_t j = 0; j < n; ++j) {
@@ -111,7 +108,7 @@ void applyMasks(const Plan& p, const Tile& tile, int64_t s0, int64_t n, float* s
 // Adds the bias to the Sᵀ block (key rows s0.., query columns), in the scores' base 2.
 void addBias(const Plan& p, const Tile& tile, int64_t s0, int64_t n, float* scoresT, int64_t lds) {
   const BiasView& bias = p.a.bias;
-  const float* rows = bias.data + tile.b * bias.strideB + tile.h * bias.strideH + tile.t0 * bias.strideT + s0;
+  const float* rows = bias.row(tile.b, tile.h, tile.t0) + s0;
   // Query by query, along its row of the bias. Read key by key across the queries (a gather of floats a bias row
   // apart), attendTile, where this is inlined, took 20% of a T=2048 forward's perf samples with a [1, H, T, S] bias;
   // now 12%.
@@ -261,7 +258,7 @@ void zeroHiddenValues(const Plan& p, int64_t b, int64_t h, float* packedValues) 
     // restrict pointers so that it runs in whole vectors: through the vector itself with a compare per byte, the
     // scan made a T=2048 forward with a [T, S] mask 1.6-1.8x as long, a bert-sized one 1.13x.
     for (int64_t t = 0; t < (a.mask.strideT == 0 ? 1 : a.queryLen); ++t) {
-      const uint8_t* __restrict row = p.maskRow(b, h, t);
+      const uint8_t* __restrict row = p.a.mask.row(b, h, t);
       for (int64_t s = 0; s < S; ++s) seen[s] |= row[s];
     }
   }
@@ -339,8 +336,7 @@ void attendShort(const AttentionArgs& a, AttendRows attendRows, ThreadPool& pool
       if (masked) {
         const uint8_t* pad = a.keyPadding ? a.keyPadding + b * S : nullptr;
         for (int64_t t = 0; t < T; ++t) {
-          const uint8_t* mask =
-              a.mask.data ? a.mask.data + b * a.mask.strideB + h * a.mask.strideH + t * a.mask.strideT : nullptr;
+          const uint8_t* mask = a.mask.data ? a.mask.row(b, h, t) : nullptr;
           for (int64_t s = 0; s < S; ++s) {
             allowed[t * S + s] = (!a.causal || s <= t + shift) && (!pad || pad[s]) && (!mask || mask[s]);
           }

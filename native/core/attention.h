@@ -13,6 +13,9 @@ namespace fastmha {
 struct MaskView {
   const uint8_t* data = nullptr;
   int64_t strideB = 0, strideH = 0, strideT = 0;
+
+  // Row t of head h of batch item b: its S bytes, one per key.
+  const uint8_t* row(int64_t b, int64_t h, int64_t t) const { return data + b * strideB + h * strideH + t * strideT; }
 };
 
 // A float32 bias broadcast over [B, H, T, S] like MaskView, added to the scaled scores before the softmax (relative
@@ -20,6 +23,9 @@ struct MaskView {
 struct BiasView {
   const float* data = nullptr;
   int64_t strideB = 0, strideH = 0, strideT = 0;
+
+  // Row t of head h of batch item b: its S floats, one per key.
+  const float* row(int64_t b, int64_t h, int64_t t) const { return data + b * strideB + h * strideH + t * strideT; }
 };
 
 struct AttentionArgs {
