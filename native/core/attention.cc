@@ -269,6 +269,16 @@ void zeroHiddenValues(const Plan& p, int64_t b, int64_t h, float* packedValues) 
   }
 }
 
+// Asks for a head's S rows of keys and values (from headKeys and headValues), key by key, a cache line at a time,
+// into the cache levels `locality` names (__builtin_prefetch's: 3 all of them, 2 L2 and beyond).
+template <int Locality>
+void prefetchKeysValues(const AttentionArgs& a, const float* keys, const float* values) {
+  for (int64_t s = 0; s < a.keyLen; ++s) {
+    for (int64_t d = 0; d < a.keyDim; d += 16) __builtin_prefetch(keys + s * a.keyStride + d, 0, Locality);
+    for (int64_t d = 0; d < a.valueDim; d += 16) __builtin_prefetch(values + s * a.valueStride + d, 0, Locality);
+  }
+}
+
 // One (batch, head)'s keys and values into the panels the micro-kernel reads (Plan::packedFloats at dst).
 void packHead(const Plan& p, int64_t bh, float* dst) {
   const AttentionArgs& a = p.a;
@@ -282,10 +292,7 @@ void packHead(const Plan& p, int64_t bh, float* dst) {
   constexpr int64_t kPrefetchBytes = 256 << 10;
   const bool strided = a.keyStride != a.keyDim || a.valueStride != a.valueDim;
   if (strided && S * (a.keyDim + a.valueDim) * int64_t{sizeof(float)} <= kPrefetchBytes) {
-    for (int64_t s = 0; s < S; ++s) {
-      for (int64_t d = 0; d < a.keyDim; d += 16) __builtin_prefetch(keys + s * a.keyStride + d, 0, 2);
-      for (int64_t d = 0; d < a.valueDim; d += 16) __builtin_prefetch(values + s * a.valueStride + d, 0, 2);
-    }
+    prefetchKeysValues<2>(a, keys, values);
   }
   p.g.packA(keys, a.keyStride, S, a.keyDim, dst);
   p.k.packValuesT(values, a.valueStride, S, a.valueDim, dst + p.valuesOffset());
@@ -302,10 +309,7 @@ void prefetchPair(const AttentionArgs& a, int64_t bh) {
   for (int64_t t = 0; t < a.queryLen; ++t) {
     for (int64_t d = 0; d < a.keyDim; d += 16) __builtin_prefetch(queries + t * a.queryStride + d);
   }
-  for (int64_t s = 0; s < a.keyLen; ++s) {
-    for (int64_t d = 0; d < a.keyDim; d += 16) __builtin_prefetch(keys + s * a.keyStride + d);
-    for (int64_t d = 0; d < a.valueDim; d += 16) __builtin_prefetch(values + s * a.valueStride + d);
-  }
+  prefetchKeysValues<3>(a, keys, values);
 }
 
 // Short sequences, query by query: where a tile would hold NR queries of which few are real, or keys padded up to
