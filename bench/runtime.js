@@ -3,14 +3,17 @@
 // where it has an equivalent:
 //   overhead   per-call cost of a tiny layer (B1 T1 E64 H2): forwardSync, forward, and ORT's session.run
 //   event loop p99 / max lateness of a 1 ms timer while 4 bert-size forwards (B8 T128 E768 H12) stay in flight
+//   oversubscribed  median and p99 of a small call (B1 T12 E512 H8) awaited one at a time, with as many threads as
+//              CPUs and with twice as many (setThreads past the CPUs: a thread of a call may wait for another that has
+//              no CPU); fastmha only
 //   soak       RSS growth over 20k forwards, and over 2k layers created and disposed
 // Blocks alternate between the sides; medians. Prints a table, or JSON lines with --json; --only <part> runs one.
 const ort = require('onnxruntime-node');
-const { MultiHeadAttention, Tensor, cpuInfo, getThreads } = require('..');
+const { MultiHeadAttention, Tensor, cpuInfo, getThreads, setThreads } = require('..');
 const { attentionModel } = require('./onnx_model');
 
 const json = process.argv.includes('--json');
-// --only overhead|event-loop|soak runs one part.
+// --only overhead|event-loop|oversubscribed|soak runs one part.
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const part = (name) => only === undefined || only === name;
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -96,6 +99,29 @@ async function eventLoop() {
   mha.dispose();
 }
 
+async function oversubscribed() {
+  const cpus = getThreads();
+  const mha = new MultiHeadAttention({ numHeads: 8, keyDim: 64, seed: 1 });
+  const query = new Tensor(random(12 * 512), [1, 12, 512]);
+  const perCall = new Map([[cpus, []], [2 * cpus, []]]);
+  for (let block = 0; block < 23; block++) {
+    for (const [threads, xs] of perCall) {
+      setThreads(threads);
+      for (let i = 0; i < 100; i++) {
+        const t0 = now();
+        await mha.forward(query);
+        if (block >= 3) xs.push(now() - t0);
+      }
+    }
+  }
+  setThreads(cpus);
+  for (const [threads, xs] of perCall) {
+    const row = { bench: 'oversubscribed', side: 'fastmha forward', cpus, threads };
+    report({ ...row, us_per_call: median(xs), p99_us: quantile(xs, 0.99) });
+  }
+  mha.dispose();
+}
+
 const rssMiB = () => process.memoryUsage.rss() / 2 ** 20;
 const settle = async () => {
   global.gc?.();
@@ -134,6 +160,7 @@ async function soak() {
   if (!json) console.log(`fastmha (${cpuInfo().isa}, ${getThreads()} threads) vs onnxruntime-node ${ortVersion}\n`);
   if (part('overhead')) await overhead();
   if (part('event-loop')) await eventLoop();
+  if (part('oversubscribed')) await oversubscribed();
   if (part('soak')) await soak();
   if (json) return;
   const fmt = (x, d = 1) => (x === undefined ? '' : x.toFixed(d));
@@ -142,6 +169,10 @@ async function soak() {
     if (r.bench === 'event-loop') {
       console.log(`event loop  ${r.side.padEnd(18)} p99 ${fmt(r.p99_ms, 2)} ms, max ${fmt(r.max_ms, 2)} ms late ` +
         `(1 ms timer, 4 bert forwards in flight; ${fmt(r.calls_per_s)} calls/s)`);
+    }
+    if (r.bench === 'oversubscribed') {
+      const call = `${fmt(r.us_per_call)} µs per B1 T12 call, p99 ${fmt(r.p99_us)} µs`;
+      console.log(`threads     ${r.side.padEnd(18)} ${call}, at ${r.threads} threads on ${r.cpus} CPUs`);
     }
     if (r.bench === 'soak') {
       const sign = r.rss_growth_mib >= 0 ? '+' : '';
