@@ -206,10 +206,17 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, int maxThreads, RangeFn f
   runChunks(r);
   // Every chunk is taken. The places no helper has claimed yet are taken back, so that this thread does not wait
   // for a helper still waking up only for it to find nothing left; the helpers that did join finish their last
-  // chunk about when this thread does: wait for them by polling.
+  // chunk about when this thread does: wait for them by polling. The poll yields every 64 pauses: with more threads
+  // than CPUs (setThreads past them, a cgroup's quota) a helper may be waiting for this very CPU, which a poll that
+  // never yielded held until the scheduler's tick. Calls awaited one at a time: cross-attention (B1 T12 S9 E512 H8)
+  // at 2 threads held to 1 CPU 3.9 -> 0.36-0.48 ms a call; self-attention of 12 tokens at 4 threads on 2 CPUs, p99
+  // 8.0-9.6 -> 0.5-0.9 ms (`npm run bench:runtime`); as many threads as CPUs, no change.
   const int unclaimed = static_cast<int>(state_.exchange(generation << 16, std::memory_order_acq_rel) & 0xffff);
   const int joined = helpers - unclaimed;
-  while (r.finished.load(std::memory_order_acquire) < joined) relax();
+  for (int i = 1; r.finished.load(std::memory_order_acquire) < joined; ++i) {
+    relax();
+    if (i % 64 == 0) yieldCpu();
+  }
   region_ = nullptr;
 }
 
