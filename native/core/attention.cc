@@ -163,7 +163,7 @@ void attendTile(const Plan& p, const Tile& tile) {
   // arrive scaled, and in base 2 as the softmax takes them (kernels/common/online_softmax.h), without a multiply each.
   // This head's rows of the queries and of the context, from the tile's first query.
   const float* queries = a.headQueries(tile.b, tile.h) + tile.t0 * a.queryStride;
-  float* context = a.context + (tile.b * a.queryLen + tile.t0) * a.contextStride + tile.h * dv;
+  float* context = a.headContext(tile.b, tile.h) + tile.t0 * a.contextStride;
   p.k.transposeQueries(queries, a.queryStride, tile.rows, dk, a.scale * kLog2e, queriesT);
   const bool masked = a.masked();
   const int64_t keysSeen = std::min(S, p.lastKey(tile.t0 + tile.rows - 1) + 1);
@@ -197,7 +197,7 @@ void attendTile(const Plan& p, const Tile& tile) {
       }
     }
     p.k.onlineSoftmax(block, S, rowMax, rowSum, alpha);
-    float* scores = a.scores + ((tile.b * a.heads + tile.h) * a.queryLen + tile.t0) * S;
+    float* scores = a.headScores(tile.b, tile.h) + tile.t0 * S;
     for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] > 0 ? 1.0f / rowSum[c] : 0.0f;
     // Query by query: each query's row of scores written in order. Key by key across the queries (stores to 16 rows
     // at once), attendTile took 27% of a T=2048 forward's perf samples with scores; now 9%.
@@ -347,8 +347,8 @@ void attendShort(const AttentionArgs& a, AttendRows attendRows, ThreadPool& pool
         }
       }
       attendRows(a.headQueries(b, h), a.queryStride, a.headKeys(b, h), a.keyStride, a.headValues(b, h), a.valueStride,
-                 T, S, a.keyDim, a.valueDim, a.scale, allowed, a.context + b * T * a.contextStride + h * a.valueDim,
-                 a.contextStride, a.scores ? a.scores + bh * T * S : nullptr, work);
+                 T, S, a.keyDim, a.valueDim, a.scale, allowed, a.headContext(b, h), a.contextStride, a.headScores(b, h),
+                 work);
     }
   });
 }

@@ -62,6 +62,11 @@ struct AttentionArgs {
   const float* headValues(int64_t b, int64_t h) const {
     return values + b * keyLen * valueStride + h * valueHeadStride;
   }
+  // And its first row in the context, and in the scores (null when scores are not asked for).
+  float* headContext(int64_t b, int64_t h) const { return context + b * queryLen * contextStride + h * valueDim; }
+  float* headScores(int64_t b, int64_t h) const {
+    return scores ? scores + (b * heads + h) * queryLen * keyLen : nullptr;
+  }
 
   // Is any key hidden from any query by something other than its length? (A bias may hide keys with -inf.)
   bool masked() const { return causal || keyPadding || mask.data || bias.data; }
