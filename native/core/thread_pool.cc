@@ -50,6 +50,9 @@ inline void relax() {
 #endif
 }
 
+// Every poller gives its CPU away every this many pauses (2 us on Zen 3), to any thread that wants it.
+constexpr int kPausesPerYield = 64;
+
 inline void yieldCpu() {
 #if defined(__linux__)
   sched_yield();
@@ -72,8 +75,8 @@ bool pollingPays() {
 #endif
 }
 
-// Polls while `waiting()` holds, for at most `limit`; every 64 pauses (2 us on Zen 3) it reads the clock and yields
-// the CPU to any thread waiting for it. A poller that did not yield held the CPU the JS thread needed to settle one
+// Polls while `waiting()` holds, for at most `limit`; every kPausesPerYield pauses it reads the clock and yields the
+// CPU to any thread waiting for it. A poller that did not yield held the CPU the JS thread needed to settle one
 // call and submit the next: with workers polling between calls too (workerLoop), `npm run bench`'s cross-attention
 // at 2 threads took 0.23-0.26 ms a call, and 0.17-0.22 yielding (three runs each).
 template <typename Waiting>
@@ -82,7 +85,7 @@ void pollWhile(std::chrono::microseconds limit, Waiting waiting) {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   for (int i = 1; waiting(); ++i) {
     relax();
-    if (i % 64 == 0) {
+    if (i % kPausesPerYield == 0) {
       if (std::chrono::steady_clock::now() >= deadline) return;
       yieldCpu();
     }
@@ -206,7 +209,7 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, int maxThreads, RangeFn f
   runChunks(r);
   // Every chunk is taken. The places no helper has claimed yet are taken back, so that this thread does not wait
   // for a helper still waking up only for it to find nothing left; the helpers that did join finish their last
-  // chunk about when this thread does: wait for them by polling. The poll yields every 64 pauses: with more threads
+  // chunk about when this thread does: wait for them by polling. The poll yields as pollWhile does: with more threads
   // than CPUs (setThreads past them, a cgroup's quota) a helper may be waiting for this very CPU, which a poll that
   // never yielded held until the scheduler's tick. Calls awaited one at a time: cross-attention (B1 T12 S9 E512 H8)
   // at 2 threads held to 1 CPU 3.9 -> 0.36-0.48 ms a call; self-attention of 12 tokens at 4 threads on 2 CPUs, p99
@@ -215,7 +218,7 @@ void ThreadPool::parallelFor(int64_t n, int64_t grain, int maxThreads, RangeFn f
   const int joined = helpers - unclaimed;
   for (int i = 1; r.finished.load(std::memory_order_acquire) < joined; ++i) {
     relax();
-    if (i % 64 == 0) yieldCpu();
+    if (i % kPausesPerYield == 0) yieldCpu();
   }
   region_ = nullptr;
 }
