@@ -243,7 +243,7 @@ export class MultiHeadAttention {
     // be detached by then, and reads SharedArrayBuffer-backed ones in place. It writes the output in place too: a
     // caller's `out` only if shared, otherwise an array of ours that `out` is filled from at the end.
     const callerOut = plan.out;
-    if (callerOut && !isShared(callerOut)) args.output = outputArray(callerOut.length);
+    if (callerOut && !isShared(callerOut)) args.output = outputArray('out', [callerOut.length]);
     const token = signal ? binding.cancelToken() : undefined;
     const work = layer.forward(...positional(args), token).then(() => {
       // Aborted: the promise is rejected already and the caller may be using `out` for something else.
@@ -369,11 +369,13 @@ export class MultiHeadAttention {
           `length ${out.length}`);
       }
     }
-    args.output = out ?? outputArray(outputSize);
+    args.output = out ?? outputArray('output', outputShape);
     let scoresShape: number[] | undefined;
     if (optionalBoolean('returnAttentionScores', returnAttentionScores, false)) {
       scoresShape = [B, H, T, S];
-      args.scores = outputArray(B * H * T * S);
+      // Without them the attention holds no T x S matrix: any length whose inputs and output fit is computed.
+      args.scores = outputArray('attentionScores', scoresShape,
+        'Without returnAttentionScores, the output alone needs no T x S matrix');
     }
     if (attentionMask !== undefined) args.mask = planAttentionMask(attentionMask, { B, H, T, S });
     if (attentionBias !== undefined) args.bias = planAttentionBias(attentionBias, { B, H, T, S });

@@ -2,6 +2,7 @@
 // [numHeads, valueDim, out] for the output), so a projection is x · kernel + bias with no transpose.
 // PyTorch's nn.MultiheadAttention stores the transposes (y = x Wᵀ + b), the three input projections stacked
 // in in_proj_weight [3E, E] when key and value have the query's width.
+import { MAX_FLOAT32_ELEMENTS } from './alloc';
 import { isPlainObject, rangeError, shapeString, typeError } from './is';
 import { Tensor } from './tensor';
 
@@ -99,9 +100,6 @@ export function toTensors(flat: Record<string, Float32Array>, d: LayerDims): Wei
   for (const name of expectedNames(d)) out[name] = new Tensor(flat[name], shapes[name]);
   return out;
 }
-
-// Node's limit on a typed array's length: sizes multiplied past it are options no layer could hold.
-const MAX_FLOAT32_ELEMENTS = 2 ** 32;
 
 // A small deterministic generator (splitmix32): the same seed gives the same weights on every platform.
 function splitmix32(seed: number): () => number {

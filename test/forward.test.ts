@@ -227,6 +227,29 @@ describe('long sequences, not multiples of any tile', () => {
   it('cross-attention 1100 x 1300 with a [T, S] mask and scores', () =>
     check({ B: 1, T: 1100, S: 1300, H: 1, dk: 8, keyInputDim: 8, valueInputDim: 8, attentionMaskShape: 'TS',
       scores: true }));
+  it('more scores than a typed array holds, none asked for: B 1, H 64, T = S = 8193', async () => {
+    // 64 x 8193 x 8193 > 2^32. Keys past the first 40 are padding, so their blocks are skipped and the reference needs
+    // only those 40: a query's output depends on its own row and the keys it may attend. It is checked at a few rows.
+    const T = 8193, H = 64, E = 8, real = 40, rows = [0, 1, 17, 4096, 8191, 8192];
+    const mha = new MultiHeadAttention({ numHeads: H, keyDim: 1, queryDim: E });
+    randomizeWeights(mha, seed++);
+    const query = randomTensor([1, T, E], seed++);
+    const keyPaddingMask = new Uint8Array(T).fill(1, 0, real);
+    const pick = (x: Float32Array) => Float32Array.from(rows.flatMap((t) => Array.from(x.subarray(t * E, (t + 1) * E))));
+    const keys = query.data.subarray(0, real * E);
+    const ref = referenceAttention({
+      B: 1, T: rows.length, S: real, H, dk: 1, dv: 1, queryDim: E, keyInputDim: E, valueInputDim: E, outputDim: E,
+      query: pick(query.data), key: keys, value: keys, weights: refWeights(mha),
+    });
+    const out = poisoned(T * E);
+    mha.forwardSync(query, { keyPaddingMask, out });
+    expect(out.every(Number.isFinite)).toBe(true); // every row written
+    expectClose(pick(out), ref.output);
+    const sharedOut = new Float32Array(new SharedArrayBuffer(out.byteLength)).fill(Number.NaN);
+    await mha.forward(query, { keyPaddingMask, out: sharedOut });
+    expect(Array.from(sharedOut)).toEqual(Array.from(out));
+    mha.dispose();
+  });
 });
 
 // Where a head size is a multiple of the GEMM tile's width (32 floats on AVX-512, 16 on AVX2 and the portable

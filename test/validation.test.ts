@@ -76,6 +76,18 @@ describe('forward arguments', () => {
     ['unknown option', { value, key, mask: new Uint8Array(12) }, TypeError, /Unknown option "mask" in forward options/],
   ])('%s', (_what, options, type, message, q) => expectBoth(options, type as ErrorConstructor, message as RegExp, q));
 
+  it('scores or an output longer than a typed array holds, before any work', async () => {
+    const wide = new MultiHeadAttention({ numHeads: 64, keyDim: 1, queryDim: 1, outputDim: 4097 });
+    const q = new Tensor(new Float32Array(8193), [1, 8193, 1]);
+    const scores = /Expected at most 4294967296 elements \(the most a Float32Array holds\) for attentionScores but received shape \[1, 64, 8193, 8193\] \(4296015936 elements\)\. Without returnAttentionScores/;
+    expect(() => wide.forwardSync(q, { returnAttentionScores: true })).toThrow(scores);
+    await expect(wide.forward(q, { returnAttentionScores: true })).rejects.toThrow(RangeError);
+    const long = new Tensor(new Float32Array(2 ** 20), [1, 2 ** 20, 1]);
+    expect(() => wide.forwardSync(long)).toThrow(RangeError);
+    expect(() => wide.forwardSync(long)).toThrow(/for output but received shape \[1, 1048576, 4097\] \(4296015872 elements\)$/);
+    wide.dispose();
+  });
+
   it('options not an object', async () => {
     await expectBoth(null as never, TypeError, /Expected an object for options but received null/);
   });
