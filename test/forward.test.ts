@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { MultiHeadAttention, Tensor } from '../dist/index.js';
 import { referenceAttention } from './reference';
-import { expectClose, poisoned, randomArray, randomizeWeights, randomMask, randomTensor, refWeights } from './helpers';
+import { expectClose, poisoned, randomArray, randomizeWeights, randomMask, randomTensor, refWeights, rng } from './helpers';
 
 interface Case {
   B: number;
@@ -201,6 +201,34 @@ describe('forward against the float64 reference', () => {
       attentionMaskShape: 'B1TS', scores: true });
     await check({ B: 2, T: 35, S: 38, H: 2, dk: 4, keyInputDim: 8, valueInputDim: 8, causal: true, keyPadding: true,
       attentionMaskShape: 'BHTS', scores: true });
+  });
+});
+
+// Everything above at once, drawn at random (seeded): sizes on both sides of the short-sequence and tile thresholds,
+// head sizes that do and do not fill the GEMM's panels, every mask and bias form, together.
+describe('random combinations', () => {
+  it('200 cases of sizes, masks, biases, padding and causal together', async () => {
+    const r = rng(2026);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
+    const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+    for (let i = 0; i < 200; i++) {
+      const cross = r() < 0.5;
+      const c: Case = {
+        B: int(1, 3), T: pick([1, 3, 4, 5, 16, 17, int(1, 40), int(40, 140)]), H: int(1, 4),
+        dk: pick([1, 3, 16, 17, int(1, 40)]), queryDim: int(1, 24), outputDim: int(1, 24), useBias: r() < 0.8,
+        causal: r() < 0.3, keyPadding: r() < 0.3, scores: r() < 0.3, threads: int(1, 3),
+        attentionMaskShape: pick([undefined, undefined, 'TS', 'BTS', 'B1TS', 'BHTS', 'B11S', 'flatBTS'] as const),
+        biasShape: pick([undefined, undefined, undefined, 'TS', 'HTS', 'BHTS', 'B11S'] as const),
+      };
+      c.dv = pick([c.dk, int(1, 40)]);
+      if (cross) Object.assign(c, { S: pick([1, 9, 16, 17, int(1, 40), int(40, 140)]), keyInputDim: int(1, 24),
+        valueInputDim: int(1, 24) });
+      try {
+        await check(c);
+      } catch (e) {
+        throw new Error(`case ${i}, ${JSON.stringify(c)}: ${(e as Error).message}`);
+      }
+    }
   });
 });
 
