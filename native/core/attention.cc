@@ -149,9 +149,10 @@ void attendTile(const Plan& p, const Tile& tile) {
   const AttentionArgs& a = p.a;
   const GemmConfig& g = p.g;
   const int64_t S = a.keyLen, dk = a.keyDim, dv = a.valueDim, nr = g.nr;
-  const int64_t blockRows = a.scores ? p.paddedKeys : p.blockKeys;  // with scores, Sᵀ holds every key at once
+  // With scores, Sᵀ holds every key at once. At least NR rows: the block stages the context at the end.
+  const int64_t blockRows = std::max(nr, a.scores ? p.paddedKeys : p.blockKeys);
   float* queriesT = tileScratch().reserve(nr * (dk + blockRows + p.paddedValue + 3));
-  float* block = queriesT + dk * nr;          // Sᵀ, then Pᵀ: [blockRows, NR]
+  float* block = queriesT + dk * nr;          // Sᵀ, then Pᵀ: [blockRows, NR]; last, the context
   float* outT = block + blockRows * nr;       // Oᵀ: [paddedValue, NR]
   float* rowMax = outT + p.paddedValue * nr;  // per query: running maximum,
   float* rowSum = rowMax + nr;                // running sum,
@@ -236,9 +237,20 @@ void attendTile(const Plan& p, const Tile& tile) {
 
   // Normalize once and transpose back into the context; a query that attended nothing has sum 0: zeros.
   for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] > 0 ? 1.0f / rowSum[c] : 0.0f;
-  for (int64_t c = 0; c < tile.rows; ++c) {
-    float* row = context + c * a.contextStride;
-    for (int64_t d = 0; d < dv; ++d) row[d] = outT[d * nr + c] * alpha[c];
+  // Oᵀ goes back NR dimensions at a time through the kernel that transposes the queries (dimensions as its rows,
+  // queries as its columns), into `staged` [rows][NR] (the scores block, free now), then scaled into the context.
+  // Element by element, a scalar gather from Oᵀ per float, this was most of attendTile's own time: attention alone
+  // now takes 0.92-0.98x as long (B16 T32 E768 H12 0.924, B32 T64 E384 0.950, bert 0.968-0.976, long 0.978).
+  float* staged = block;
+  for (int64_t d0 = 0; d0 < dv; d0 += nr) {
+    const int64_t n = std::min(nr, dv - d0);
+    p.k.transposeQueries(outT + d0 * nr, nr, n, tile.rows, 1.0f, staged);
+    for (int64_t c = 0; c < tile.rows; ++c) {
+      float* __restrict row = context + c * a.contextStride + d0;
+      const float* __restrict from = staged + c * nr;
+      const float scale = alpha[c];
+      for (int64_t r = 0; r < n; ++r) row[r] = from[r] * scale;
+    }
   }
 }
 

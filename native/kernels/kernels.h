@@ -29,7 +29,8 @@ struct GemmConfig {
 
 // Qᵀ for one tile of NR queries (NR of this ISA's kernel), the B panel of the micro-kernel in core/attention.cc:
 // dst[d * NR + c] = scale * q[c * ldq + d] for d < dk and c < rows (<= NR); zero for c >= rows, so that the padding
-// queries' scores are finite.
+// queries' scores are finite. The tile's Oᵀ [dv, NR] goes back to rows of queries through it too, NR dimensions at a
+// time (those as its rows, queries as its columns).
 using TransposeQueries = void (*)(const float* q, int64_t ldq, int64_t rows, int64_t dk, float scale, float* dst);
 
 // One attention head's values, S rows of dv at leading dimension ld, as Vᵀ [dv, S] in the micro-kernel's A panels
