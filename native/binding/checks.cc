@@ -37,7 +37,7 @@ CheckedArray checkArray(Arg arg, napi_typedarray_type type, int64_t length, bool
   size_t elements = 0;
   void* data = nullptr;
   if (napi_get_typedarray_info(env, v, &actual, &elements, &data, nullptr, nullptr) != napi_ok) {
-    if (optional && (v.IsUndefined() || v.IsNull())) return CheckedArray{};
+    if (optional && absent(v)) return CheckedArray{};
     throwType(env, key, typeName(type), v);
   }
   if (actual != type) throwType(env, key, typeName(type), v);

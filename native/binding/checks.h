@@ -22,6 +22,8 @@ struct Arg {
   const char* name;
 };
 inline Arg property(Napi::Object o, const char* key) { return Arg{o.Get(key), key}; }
+// An optional argument left out: undefined or null.
+inline bool absent(const Napi::Value& v) { return v.IsUndefined() || v.IsNull(); }
 
 Napi::Object requireObject(Napi::Value v, const std::string& name);
 // A finite integer in [min, max].

@@ -39,7 +39,7 @@ CheckedForward checkForwardArgs(const Napi::CallbackInfo& info, const LayerDims&
   // An optional array that is absent is not sized: a long sequence's scores, [B, H, T, S], may be more than any
   // typed array holds when none are asked for.
   auto floats = [&](Position i, const char* key, std::initializer_list<int64_t> shape, bool optional = false) {
-    if (optional && (info[i].IsUndefined() || info[i].IsNull())) return CheckedArray{};
+    if (optional && absent(info[i])) return CheckedArray{};
     CheckedArray a = requireArray(arg(i, key), napi_float32_array, checkedElements(env, key, shape), optional);
     if (!a.array.IsEmpty()) c.keep(a.array);
     return a;
