@@ -60,7 +60,7 @@ bool blockAllowed(const Plan& p, const Tile& tile, int64_t s0, int64_t n) {
   if (!a.mask.data) return true;
   const uint8_t* pad = a.keyPadding ? a.keyPadding + tile.b * a.keyLen : nullptr;
   for (int64_t c = 0; c < tile.rows; ++c) {
-    const uint8_t* mask = p.a.mask.row(tile.b, tile.h, tile.t0 + c);
+    const uint8_t* mask = a.mask.row(tile.b, tile.h, tile.t0 + c);
     const int64_t end = std::min(s0 + n, p.lastKey(tile.t0 + c) + 1);
     for (int64_t s = s0; s < end; ++s) {
       if (mask[s] && (!pad || pad[s])) return true;
@@ -92,7 +92,7 @@ void applyMasks(const Plan& p, const Tile& tile, int64_t s0, int64_t n, float* s
   // a block's keys and are passed over.
   constexpr uint32_t kNegInfBits = 0xff800000u;
   for (int64_t c = 0; c < tile.rows; ++c) {
-    const uint8_t* allowed = p.a.mask.row(tile.b, tile.h, tile.t0 + c) + s0;
+    const uint8_t* allowed = a.mask.row(tile.b, tile.h, tile.t0 + c) + s0;
     if (!std::memchr(allowed, 0, static_cast<size_t>(n))) continue;
     float* column = scoresT + c;
     for (int64_t j = 0; j < n; ++j) {
@@ -270,7 +270,7 @@ void zeroHiddenValues(const Plan& p, int64_t b, int64_t h, float* packedValues) 
     // restrict pointers so that it runs in whole vectors: through the vector itself with a compare per byte, the
     // scan made a T=2048 forward with a [T, S] mask 1.6-1.8x as long, a bert-sized one 1.13x.
     for (int64_t t = 0; t < (a.mask.strideT == 0 ? 1 : a.queryLen); ++t) {
-      const uint8_t* __restrict row = p.a.mask.row(b, h, t);
+      const uint8_t* __restrict row = a.mask.row(b, h, t);
       for (int64_t s = 0; s < S; ++s) seen[s] |= row[s];
     }
   }
