@@ -56,7 +56,8 @@ using OnlineSoftmax = void (*)(float* s, int64_t keys, float* m, float* l, float
 using AttendRows = void (*)(const float* q, int64_t ldq, const float* k, int64_t ldk, const float* v, int64_t ldv,
                             int64_t T, int64_t S, int64_t dk, int64_t dv, float scale, const uint8_t* allowed,
                             float* out, int64_t ldo, float* probs, float* work);
-// Keys are handled kAttendLanes at a time: up to that many, as the lanes of a vector (kernels/common/attend_rows.h).
+// Keys are handled kAttendLanes at a time: up to that many as the lanes of a vector, one register's lanes where they
+// fit in one (kernels/common/attend_rows.h).
 constexpr int64_t kAttendLanes = 16;
 // Up to kAttendLanes keys: the keys transposed, kAttendLanes by dk; more: one query's scores, S rounded up.
 inline int64_t attendRowsWorkFloats(int64_t S, int64_t dk) {

@@ -100,17 +100,38 @@ inline void contextRow(const float* __restrict p, int64_t S, const float* __rest
   }
 }
 
-// Up to kAttendLanes keys (a short sentence, a cross-attention memory): keys are the lanes. The head's keys are
-// transposed once into kT[dk][lanes], so that four queries' scores are vertical FMAs over dk, at least eight
-// independent chains, with no sum across lanes per key.
+// The largest lane of a vector, by halvings in registers, pairs taken as maxLanes takes them.
 template <int V>
+inline float maxVector(typename Vector<V>::type x) {
+  if constexpr (V == 16) {
+    const auto hi = __builtin_shufflevector(x, x, 8, 9, 10, 11, 12, 13, 14, 15);
+    const auto lo = __builtin_shufflevector(x, x, 0, 1, 2, 3, 4, 5, 6, 7);
+    return maxVector<8>(hi > lo ? hi : lo);
+  } else if constexpr (V == 8) {
+    const auto hi = __builtin_shufflevector(x, x, 4, 5, 6, 7), lo = __builtin_shufflevector(x, x, 0, 1, 2, 3);
+    return maxVector<4>(hi > lo ? hi : lo);
+  } else {
+    static_assert(V == 4, "vectors of 4, 8 or 16 floats");
+    const float a = x[2] > x[0] ? x[2] : x[0], b = x[3] > x[1] ? x[3] : x[1];
+    return b > a ? b : a;
+  }
+}
+
+// Up to W keys (a short sentence, a cross-attention memory): keys are the lanes, kAttendLanes of them or one
+// vector's. The head's keys are transposed once into kT[dk][W], so that four queries' scores are vertical FMAs over
+// dk, at least eight independent chains, with no sum across lanes per key. Each query's softmax then runs on its P
+// vectors of scores in registers.
+template <int V, int W>
 inline void attendFewKeys(const float* q, int64_t ldq, const float* __restrict k, int64_t ldk,
                           const float* __restrict v, int64_t ldv, int64_t T, int64_t S, int64_t dk, int64_t dv,
                           float scale2, const uint8_t* allowed, float* out, int64_t ldo, float* __restrict probs,
                           float* __restrict kT) {
   using Vec = typename Vector<V>::type;
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  constexpr int W = kAttendLanes;
+  static_assert(W % V == 0 && W <= kAttendLanes, "whole vectors of lanes, within attendRowsWorkFloats");
+  using Ints = decltype(toInt32(Vec{}));
+  Ints lane;
+  for (int i = 0; i < V; ++i) lane[i] = i;
   constexpr int P = W / V;           // vectors per query's scores
   constexpr int Q = 4;               // queries at once
   constexpr int D = P == 1 ? 2 : 1;  // interleaved parts of dk, for eight chains on the widest vectors
@@ -148,12 +169,23 @@ inline void attendFewKeys(const float* q, int64_t ldq, const float* __restrict k
     // Every query of the block was read: now their rows of out may be written (out may be q).
     for (int64_t r = 0; r < Q && t0 + r < T; ++r) {
       const int64_t t = t0 + r;
-      const uint8_t* ok = allowed ? allowed + t * S : nullptr;
-      float* p = scores[r];
-      float top[W];
-      for (int64_t i = 0; i < W; ++i) top[i] = p[i] = i < S && (!ok || ok[i]) ? p[i] * scale2 : kNegInf;
-      const float maxScore = maxLanes(top);
       float* o = out + t * ldo;
+      // The lanes a query may attend: keys under S, and where allowed, its row of it, copied into zeroed lanes first
+      // (a select on `ok[s]` that must not read past S would be a branch per lane, its exp with it).
+      uint8_t ok[W] = {};
+      if (allowed) std::memcpy(ok, allowed + t * S, static_cast<size_t>(S));
+      Vec x[P], top = Vec{} + kNegInf;
+      for (int c = 0; c < P; ++c) {
+        Ints keep = lane + c * V < static_cast<int32_t>(S);
+        if (allowed) {
+          Ints bytes;
+          for (int i = 0; i < V; ++i) bytes[i] = ok[c * V + i];
+          keep &= bytes != 0;
+        }
+        x[c] = keep ? loadVector<Vec>(scores[r] + c * V) * scale2 : Vec{} + kNegInf;
+        top = x[c] > top ? x[c] : top;
+      }
+      const float maxScore = maxVector<V>(top);
       if (maxScore == kNegInf) {  // nothing to attend: a zero row, no division by zero
         for (int64_t e = 0; e < dv; ++e) o[e] = 0.0f;
         if (probs) {
@@ -161,9 +193,15 @@ inline void attendFewKeys(const float* q, int64_t ldq, const float* __restrict k
         }
         continue;
       }
-      float sum[W];
-      for (int64_t i = 0; i < W; ++i) sum[i] = p[i] = weight(p[i], maxScore);
-      const float inv = 1.0f / sumLanes(sum);  // the sum >= 1: the maximum's own term is 2^0
+      float* p = scores[r];
+      Vec sum = {};
+      for (int c = 0; c < P; ++c) {
+        const Vec e = exp2NonPositive(x[c] - maxScore);
+        x[c] = x[c] == kNegInf ? Vec{} : e;  // exactly 0 where masked (see weight)
+        sum += x[c];
+        storeVector(p + c * V, x[c]);
+      }
+      const float inv = 1.0f / sumVector<V>(sum);  // the sum >= 1: the maximum's own term is 2^0
       if (probs) {
         for (int64_t s = 0; s < S; ++s) probs[t * S + s] = p[s] * inv;
       }
@@ -225,8 +263,13 @@ inline void attendRowsImpl(const float* q, int64_t ldq, const float* k, int64_t 
                            int64_t T, int64_t S, int64_t dk, int64_t dv, float scale, const uint8_t* allowed,
                            float* out, int64_t ldo, float* probs, float* work) {
   const float scale2 = scale * kLog2e;  // scores in base 2, for weight() (online_softmax.h)
+  // Keys that fit one vector (a sentence of a few words) take one vector's lanes: with kAttendLanes, more than half
+  // of the scores and of the keys' transpose would be padding.
+  if (V < kAttendLanes && S <= V) {
+    return attendFewKeys<V, V>(q, ldq, k, ldk, v, ldv, T, S, dk, dv, scale2, allowed, out, ldo, probs, work);
+  }
   if (S <= kAttendLanes) {
-    return attendFewKeys<V>(q, ldq, k, ldk, v, ldv, T, S, dk, dv, scale2, allowed, out, ldo, probs, work);
+    return attendFewKeys<V, kAttendLanes>(q, ldq, k, ldk, v, ldv, T, S, dk, dv, scale2, allowed, out, ldo, probs, work);
   }
   attendManyKeys<V>(q, ldq, k, ldk, v, ldv, T, S, dk, dv, scale2, allowed, out, ldo, probs, work);
 }

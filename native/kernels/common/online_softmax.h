@@ -28,15 +28,19 @@ constexpr float kRoundMagic = 12582912.0f;
 // 2^x for x <= 0 (scores minus their running maximum), within 1 ulp: x = n + r with n an integer and |r| <= 1/2,
 // 2^r by kExp2Poly, 2^n assembled in the exponent bits. Clamped to kExp2Min, so it is finite for every input, -inf
 // included: callers compute it unconditionally and select after, since a call under a condition stays a scalar
-// branch wherever the ISA has no masked arithmetic (AVX2, NEON, SSE2).
-inline float exp2NonPositive(float x) {
-  x = x > kExp2Min ? x : kExp2Min;
-  const float n = (x + kRoundMagic) - kRoundMagic;
-  const float r = x - n;
-  float p = kExp2Poly[0];
+// branch wherever the ISA has no masked arithmetic (AVX2, NEON, SSE2). F is a float or a Vector<V> of them, lane by
+// lane the same operations.
+template <typename F>
+inline F exp2NonPositive(F x) {
+  const F lowest = F{} + kExp2Min;
+  x = x > lowest ? x : lowest;
+  const F n = (x + kRoundMagic) - kRoundMagic;
+  const F r = x - n;
+  F p = F{} + kExp2Poly[0];
   for (int i = 1; i < 7; ++i) p = p * r + kExp2Poly[i];
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
+  const auto bits = (toInt32(n) + 127) << 23;
+  static_assert(sizeof bits == sizeof(F), "a float's bits in an int32");
+  F scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;
 }

@@ -4,6 +4,7 @@
 // In an unnamed namespace, as the kernels that use it are: each ISA's files get their own copy (see online_softmax.h).
 #pragma once
 
+#include <cstdint>
 #include <cstring>
 
 namespace fastmha {
@@ -13,6 +14,15 @@ template <int V>
 struct Vector {
   typedef float type __attribute__((vector_size(V * sizeof(float))));
 };
+
+// Truncated to int32: a float, or each lane of a vector of them.
+inline int32_t toInt32(float x) { return static_cast<int32_t>(x); }
+
+template <typename Vec>
+inline auto toInt32(Vec x) {
+  typedef int32_t Ints __attribute__((vector_size(sizeof(Vec))));
+  return __builtin_convertvector(x, Ints);
+}
 
 template <typename Vec>
 inline Vec loadVector(const float* p) {
