@@ -482,7 +482,7 @@ int main(int argc, char** argv) {
       for (int64_t S : {1, 2, 17, 33}) testPackValuesT(rng, *isa, S, dv, dv + S % 3);
     }
     testPackValuesT(rng, *isa, 257, 64, 3 * 512);
-    for (int64_t S : {1, 5, 9, 16, 17, 33}) {
+    for (int64_t S : {1, 3, 4, 5, 8, 9, 16, 17, 33}) {  // both sides of one register of keys (4, 8) and of 16
       testAttendRows(rng, *isa, 7, S, 67, 83, S % 2 == 1, false);
       testAttendRows(rng, *isa, 5, S, 64, 64, true, true);
       testAttendRows(rng, *isa, 1, S, 3, 5, false, false);
