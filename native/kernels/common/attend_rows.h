@@ -170,8 +170,8 @@ inline void attendFewKeys(const float* q, int64_t ldq, const float* __restrict k
     for (int64_t r = 0; r < Q && t0 + r < T; ++r) {
       const int64_t t = t0 + r;
       float* o = out + t * ldo;
-      // The lanes a query may attend: keys under S, and where allowed, its row of it, copied into zeroed lanes first
-      // (a select on `ok[s]` that must not read past S would be a branch per lane, its exp with it).
+      // The lanes a query may attend: keys under S and, when `allowed` is given, its row of that, copied into zeroed
+      // lanes first (a select on `ok[s]` that must not read past S would be a branch per lane, its exp with it).
       uint8_t ok[W] = {};
       if (allowed) std::memcpy(ok, allowed + t * S, static_cast<size_t>(S));
       Vec x[P], top = Vec{} + kNegInf;
