@@ -196,8 +196,7 @@ inline void attendFewKeys(const float* q, int64_t ldq, const float* __restrict k
       float* p = scores[r];
       Vec sum = {};
       for (int c = 0; c < P; ++c) {
-        const Vec e = exp2NonPositive(x[c] - maxScore);
-        x[c] = x[c] == kNegInf ? Vec{} : e;  // exactly 0 where masked (see weight)
+        x[c] = weight(x[c], maxScore);
         sum += x[c];
         storeVector(p + c * V, x[c]);
       }

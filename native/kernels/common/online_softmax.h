@@ -46,10 +46,12 @@ inline F exp2NonPositive(F x) {
 }
 
 // The unnormalized probability of a score x (base 2) given its row's maximum: 2^(x - max), and exactly 0 for a
-// masked score (-inf). The exponential is computed before the select, whatever x is (see exp2NonPositive).
-inline float weight(float x, float max) {
-  const float e = exp2NonPositive(x - max);
-  return x == -std::numeric_limits<float>::infinity() ? 0.0f : e;
+// masked score (-inf). The exponential is computed before the select, whatever x is (see exp2NonPositive). F is a
+// float or a Vector<V> of them, as there.
+template <typename F>
+inline F weight(F x, float max) {
+  const F e = exp2NonPositive(x - max);
+  return x == -std::numeric_limits<float>::infinity() ? F{} : e;
 }
 
 // Scores are transposed, sᵀ[key][query] with NR queries a row (one B panel of the micro-kernel), so every step
