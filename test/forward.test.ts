@@ -417,6 +417,91 @@ describe('what hidden keys hold never reaches the output', () => {
   });
 });
 
+// NaN in, NaN out, as PyTorch and Keras give it: a NaN query row, or a NaN key, value or bias entry that a query may
+// attend, makes that query's output row and its rows of scores NaN. Never a finite row that looks like an answer (the
+// output bias, or a NaN key weighted like any other). Every other row is what the same inputs give without the NaN.
+describe('a NaN in an input reaches the rows that read it', () => {
+  // What each row of the output (h null) and of each head's scores should be: all NaN, or 'clean', equal element
+  // by element to the run without NaN, or 'either', unchecked (a value hidden from the row but not from every
+  // query: 0 times NaN may reach it).
+  type Expected = (b: number, t: number, h: number | null) => 'nan' | 'clean' | 'either';
+  async function expectNaNRows(mha: MultiHeadAttention, query: Tensor, dirtyQuery: Tensor, options: object,
+    dirtyOptions: object, S: number, row: Expected) {
+    const [B, T] = query.shape, H = mha.numHeads, E = mha.outputDim;
+    for (const scores of [false, true]) {
+      const clean = mha.forwardSync(query, { ...options, returnAttentionScores: scores });
+      const dirty = { ...options, ...dirtyOptions, returnAttentionScores: scores };
+      for (const r of [mha.forwardSync(dirtyQuery, dirty), await mha.forward(dirtyQuery, dirty)]) {
+        for (let b = 0; b < B; b++) {
+          for (let t = 0; t < T; t++) {
+            const rows: [Float32Array, Float32Array, number, number, number | null][] = [
+              [r.output.data, clean.output.data, (b * T + t) * E, E, null],
+            ];
+            for (let h = 0; h < H && scores; h++) {
+              rows.push([r.attentionScores!.data, clean.attentionScores!.data, ((b * H + h) * T + t) * S, S, h]);
+            }
+            for (const [got, want, at, n, h] of rows) {
+              const expected = row(b, t, h);
+              if (expected === 'either') continue;
+              const what = h === null ? 'output' : `scores h${h}`;
+              const x = got.subarray(at, at + n);
+              if (expected === 'nan') expect(x.every(Number.isNaN), `${what} row (${b}, ${t}) all NaN`).toBe(true);
+              else expectClose(x, want.subarray(at, at + n), 0, `${what} row (${b}, ${t})`);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  it.each([
+    { path: 'tiles, a task per pair', B: 8, T: 40, S: 150, H: 4 },
+    { path: 'tiles, shared packing', B: 1, T: 40, S: 70, H: 2 },
+    { path: 'query by query', B: 2, T: 3, S: 30, H: 2 },
+    { path: 'keys as lanes', B: 2, T: 9, S: 12, H: 2 },
+    { path: 'keys in one vector', B: 2, T: 6, S: 5, H: 2 },
+  ])('$path: B=$B T=$T S=$S H=$H', async ({ B, T, S, H }) => {
+    const mha = new MultiHeadAttention({ numHeads: H, keyDim: 8, keyInputDim: 10, valueInputDim: 12 });
+    randomizeWeights(mha, 41);
+    const query = randomTensor([B, T, H * 8], 42);
+    const key = randomTensor([B, S, 10], 43);
+    const value = randomTensor([B, S, 12], 44);
+    // Causal, bottom right: query t sees key s when s <= t + S - T. A NaN query row in the last batch item (its last
+    // query, which sees every key), a NaN in key S - 2 of item 0 (in the future of its first queries), a NaN in value
+    // 0 of the last item.
+    const shift = S - T, nanQuery = T - 1, nanKey = S - 2;
+    const dirtyQuery = new Float32Array(query.data);
+    dirtyQuery.fill(NaN, ((B - 1) * T + nanQuery) * H * 8, ((B - 1) * T + nanQuery + 1) * H * 8);
+    const dirtyKey = new Float32Array(key.data);
+    dirtyKey[nanKey * 10 + 3] = NaN;
+    const dirtyValue = new Float32Array(value.data);
+    dirtyValue[(B - 1) * S * 12 + 5] = NaN;
+    await expectNaNRows(mha, query, new Tensor(dirtyQuery, query.shape), { key, value, causal: true },
+      { key: new Tensor(dirtyKey, key.shape), value: new Tensor(dirtyValue, value.shape) }, S, (b, t, h) => {
+        if ((b === 0 && nanKey <= t + shift) || (b === B - 1 && t === nanQuery)) return 'nan';
+        // The NaN value: the output rows that may attend it; scores never read values.
+        if (b === B - 1 && h === null) return 0 <= t + shift ? 'nan' : 'either';
+        return 'clean';
+      });
+  });
+
+  it.each([
+    { B: 2, T: 7, S: 6, H: 2 },
+    { B: 1, T: 40, S: 70, H: 2 },
+  ])('in an attentionBias entry: B=$B T=$T S=$S H=$H', async ({ B, T, S, H }) => {
+    const mha = new MultiHeadAttention({ numHeads: H, keyDim: 8, keyInputDim: 10, valueInputDim: 10 });
+    randomizeWeights(mha, 45);
+    const query = randomTensor([B, T, H * 8], 46);
+    const value = randomTensor([B, S, 10], 47);
+    const bias = randomArray(H * T * S, 48);
+    const dirtyBias = new Float32Array(bias);
+    dirtyBias[(1 * T + 2) * S + S - 1] = NaN; // head 1, query 2: every batch item
+    const shape = [1, H, T, S];
+    await expectNaNRows(mha, query, query, { value, attentionBias: { data: bias, shape } },
+      { attentionBias: { data: dirtyBias, shape } }, S, (_b, t, h) => (t === 2 && h !== 0 ? 'nan' : 'clean'));
+  });
+});
+
 describe('the seed tutorials', () => {
   it('batch 64, length 5, d_model 512, 8 heads gives [64, 5, 512]', async () => {
     const mha = new MultiHeadAttention({ numHeads: 8, keyDim: 64 });

@@ -199,7 +199,8 @@ void attendTile(const Plan& p, const Tile& tile) {
     }
     p.k.onlineSoftmax(block, S, rowMax, rowSum, alpha);
     float* scores = a.headScores(tile.b, tile.h) + tile.t0 * S;
-    for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] > 0 ? 1.0f / rowSum[c] : 0.0f;
+    // A NaN sum (a NaN score met) makes its whole row NaN, as softmax gives it, masked keys included.
+    for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] == 0 ? 0.0f : 1.0f / rowSum[c];
     // Query by query: each query's row of scores written in order. Key by key across the queries (stores to 16 rows
     // at once), attendTile took 27% of a T=2048 forward's perf samples with scores; now 9%.
     for (int64_t c = 0; c < tile.rows; ++c) {
@@ -235,8 +236,9 @@ void attendTile(const Plan& p, const Tile& tile) {
     if (first) std::fill(outT, outT + p.paddedValue * nr, 0.0f);  // every block masked: nothing attended
   }
 
-  // Normalize once and transpose back into the context; a query that attended nothing has sum 0: zeros.
-  for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] > 0 ? 1.0f / rowSum[c] : 0.0f;
+  // Normalize once and transpose back into the context; a query that attended nothing has sum 0: zeros. One that
+  // met a NaN has sum NaN (its Oᵀ column is NaN already).
+  for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] == 0 ? 0.0f : 1.0f / rowSum[c];
   // Oᵀ goes back NR dimensions at a time through the kernel that transposes the queries (dimensions as its rows,
   // queries as its columns), into `staged` [rows][NR] (the scores block, free now), then scaled into the context.
   // Element by element, a scalar gather from Oᵀ per float, this was most of attendTile's own time: attention alone

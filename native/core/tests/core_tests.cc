@@ -303,6 +303,52 @@ static void testSoftmaxExp(std::mt19937& rng, const Kernels& isa) {
   check(sums, "softmax running maximum, sum and rescale factor");
 }
 
+// NaN scores through two blocks of the online softmax. Query (column) 0 has one NaN score in the first block, 1 only
+// NaN scores (a NaN query), 2 one NaN in the second block: each ends with a NaN sum, which its output is divided by,
+// and its NaN scores get NaN weights. Column 3 is masked throughout: sum 0, zeros, as with no NaN beside it. The
+// others are finite, their maxima and sums those of double precision over both blocks.
+static void testSoftmaxNaN(std::mt19937& rng, const Kernels& isa) {
+  const int nr = isa.gemm.nr;
+  const int64_t keys = 37;
+  std::uniform_real_distribution<float> u(-8.0f, 8.0f);
+  std::vector<float> blocks[2] = {std::vector<float>(keys * nr), std::vector<float>(keys * nr)};
+  for (auto& block : blocks) {
+    for (auto& x : block) x = u(rng);
+    for (int64_t k = 0; k < keys; ++k) block[k * nr + 1] = NAN, block[k * nr + 3] = -INFINITY;
+  }
+  blocks[0][5 * nr] = NAN;
+  blocks[1][(keys - 1) * nr + 2] = NAN;
+  const std::vector<float> scores[2] = {blocks[0], blocks[1]};
+  std::vector<float> m(nr, -INFINITY), l(nr, 0.0f), alpha(nr);
+  bool nanWeights = true, zeros = true, finite = true;
+  for (auto& block : blocks) {
+    isa.onlineSoftmax(block.data(), keys, m.data(), l.data(), alpha.data());
+    for (int64_t k = 0; k < keys; ++k) {
+      for (int c = 0; c < nr; ++c) {
+        const float w = block[k * nr + c];
+        if (c == 3) zeros = zeros && w == 0.0f;
+        else if (std::isnan(scores[&block - blocks][k * nr + c])) nanWeights = nanWeights && std::isnan(w);
+        else if (c > 3) finite = finite && std::isfinite(w);
+      }
+    }
+  }
+  bool sums = true;
+  for (int c = 4; c < nr; ++c) {
+    double top = -INFINITY, sum = 0;
+    for (auto& s : scores) {
+      for (int64_t k = 0; k < keys; ++k) top = std::max(top, double(s[k * nr + c]));
+    }
+    for (auto& s : scores) {
+      for (int64_t k = 0; k < keys; ++k) sum += std::exp2(s[k * nr + c] - top);
+    }
+    sums = sums && m[c] == float(top) && std::fabs(l[c] - sum) <= 1e-5 * sum;
+  }
+  check(nanWeights, "softmax: a NaN score's weight is NaN");
+  check(std::isnan(l[0]) && std::isnan(l[1]) && std::isnan(l[2]), "softmax: a NaN score makes its query's sum NaN");
+  check(zeros && l[3] == 0.0f && m[3] == -INFINITY && alpha[3] == 1.0f, "softmax: a masked query beside NaN ones");
+  check(finite && sums, "softmax: queries without NaN keep their maxima and sums");
+}
+
 static void testParallelFor(ThreadPool& pool, int64_t n, int64_t grain, int maxThreads) {
   std::vector<int> hits(n, 0);
   pool.parallelFor(n, grain, maxThreads, [&](int64_t begin, int64_t end) {
@@ -474,6 +520,7 @@ int main(int argc, char** argv) {
       testGemmGroups(rng, pool, *isa, 300, 2 * nr, nr, 4, 70, threads);
     }
     testSoftmaxExp(rng, *isa);
+    testSoftmaxNaN(rng, *isa);
     for (int64_t rows : {int64_t{1}, int64_t{3}, nr / 2 - 1, nr / 2, nr / 2 + 1, nr - 1, nr}) {
       for (int64_t dk : {1, 7, 16, 17, 33, 64}) testTransposeQueries(rng, *isa, rows, dk, dk + rows % 5);
     }

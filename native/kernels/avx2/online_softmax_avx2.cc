@@ -24,15 +24,16 @@ constexpr float kExp2PolyUnit[7] = {
 // 2^d for d <= 0, within 1 ulp, for the two vectors of a key row side by side: one chain at a time left the core's
 // pipes idle (the kernel 4-8% slower). d splits into n = floor(d) and r = d - n in [0, 1), so 2^r is in [1, 2) and 2^n
 // times it is a normal number for every n >= -126. Below that d is clamped to -127, whose 2^n is the exponent field 0,
-// i.e. 0.0: a masked score's -inf, or NaN (maxps returns its second operand), gives exactly 0, and a weight of at most
-// 2^-126 beside the maximum's 1 is far below a float's precision anyway. The polynomial on [-1/2, 1/2]
+// i.e. 0.0: a masked score's -inf gives exactly 0, and a weight of at most 2^-126 beside the maximum's 1 is far below
+// a float's precision anyway. NaN passes the clamp (maxps returns its second operand when either is NaN) and stays
+// NaN: its query's sum and output turn NaN, as in the shared template's weight(). The polynomial on [-1/2, 1/2]
 // (exp2NonPositive) gives 2^r below 1, a denormal product at n = -126 (which can cost a microcode assist), so it needed
 // a clamp at -125 and a compare and a mask to zero what lay below: with them, and one chain at a time, the kernel took
 // 0.36-0.48 ns a score against 0.32-0.41 now (bench/softmax.cc's block, both alternated in one process, four runs).
 inline void exp2Weights(__m256 (&d)[2]) {
   __m256 n[2], r[2], p[2];
   for (int h = 0; h < 2; ++h) {
-    d[h] = _mm256_max_ps(d[h], _mm256_set1_ps(-127.0f));
+    d[h] = _mm256_max_ps(_mm256_set1_ps(-127.0f), d[h]);
     n[h] = _mm256_round_ps(d[h], _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     r[h] = _mm256_sub_ps(d[h], n[h]);
     p[h] = _mm256_set1_ps(kExp2PolyUnit[0]);

@@ -16,12 +16,13 @@ namespace {
 static_assert(kGemm.nr == 32, "a key row of the tile is two zmm of queries");
 
 // 2^d for d <= 0 as exp2NonPositive computes it (common/online_softmax.h), except for d below kExp2Min (a masked
-// score's -inf, or NaN), which give 0: a weight of 2^-125 beside the maximum's 1 is far below a float's precision
-// anyway, and 0 keeps masked scores out. The split d = n + r is vreduceps (r = d - round(d)) and a subtract, and the
-// mask is a compare beside the chain, not on it: 10 instructions from d to 2^d. Computing it as exp2NonPositive
-// does (clamp, round by adding and subtracting 1.5 * 2^23, mask where the score was -inf) took 12.
+// score's -inf), which give 0: a weight of 2^-125 beside the maximum's 1 is far below a float's precision anyway, and
+// 0 keeps masked scores out. NaN is kept (the compare is "not less than", true when unordered) and stays NaN through
+// the polynomial, as in the shared template's weight(). The split d = n + r is vreduceps (r = d - round(d)) and a
+// subtract, and the mask is a compare beside the chain, not on it: 10 instructions from d to 2^d. Computing it as
+// exp2NonPositive does (clamp, round by adding and subtracting 1.5 * 2^23, mask where the score was -inf) took 12.
 inline __m512 exp2Weight(__m512 d) {
-  const __mmask16 keep = _mm512_cmp_ps_mask(d, _mm512_set1_ps(kExp2Min), _CMP_GE_OQ);
+  const __mmask16 keep = _mm512_cmp_ps_mask(d, _mm512_set1_ps(kExp2Min), _CMP_NLT_UQ);
   const __m512 r = _mm512_reduce_ps(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 n = _mm512_sub_ps(d, r);
   __m512 p = _mm512_set1_ps(kExp2Poly[0]);

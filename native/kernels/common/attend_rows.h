@@ -117,6 +117,17 @@ inline float maxVector(typename Vector<V>::type x) {
   }
 }
 
+// Is any lane of the P vectors NaN?
+template <int V, int P>
+inline bool anyNaN(const typename Vector<V>::type (&x)[P]) {
+  for (int c = 0; c < P; ++c) {
+    for (int i = 0; i < V; ++i) {
+      if (x[c][i] != x[c][i]) return true;
+    }
+  }
+  return false;
+}
+
 // Up to W keys (a short sentence, a cross-attention memory): keys are the lanes, kAttendLanes of them or one
 // vector's. The head's keys are transposed once into kT[dk][W], so that four queries' scores are vertical FMAs over
 // dk, at least eight independent chains, with no sum across lanes per key. Each query's softmax then runs on its P
@@ -186,7 +197,9 @@ inline void attendFewKeys(const float* q, int64_t ldq, const float* __restrict k
         top = x[c] > top ? x[c] : top;
       }
       const float maxScore = maxVector<V>(top);
-      if (maxScore == kNegInf) {  // nothing to attend: a zero row, no division by zero
+      // Nothing to attend: a zero row, no division by zero. The maximum passes over NaN, so a query whose scores are
+      // all NaN (a NaN query) is told apart here, and goes on to NaN weights (weight()) and a NaN row.
+      if (maxScore == kNegInf && !anyNaN<V>(x)) {
         for (int64_t e = 0; e < dv; ++e) o[e] = 0.0f;
         if (probs) {
           for (int64_t s = 0; s < S; ++s) probs[t * S + s] = 0.0f;
@@ -233,7 +246,8 @@ inline void attendManyKeys(const float* q, int64_t ldq, const float* __restrict 
       for (int64_t i = 0; i < W; ++i) top[i] = work[s0 + i] > top[i] ? work[s0 + i] : top[i];
     }
     const float maxScore = maxLanes(top);
-    if (maxScore == kNegInf) {  // nothing to attend: a zero row, no division by zero
+    // Nothing to attend, unless a score is NaN (see attendFewKeys).
+    if (maxScore == kNegInf && std::none_of(work, work + S, [](float x) { return x != x; })) {
       for (int64_t d = 0; d < dv; ++d) o[d] = 0.0f;
       if (probs) {
         for (int64_t s = 0; s < S; ++s) probs[t * S + s] = 0.0f;

@@ -45,13 +45,16 @@ inline F exp2NonPositive(F x) {
   return p * scale;
 }
 
-// The unnormalized probability of a score x (base 2) given its row's maximum: 2^(x - max), and exactly 0 for a
-// masked score (-inf). The exponential is computed before the select, whatever x is (see exp2NonPositive). F is a
-// float or a Vector<V> of them, as there.
+// The unnormalized probability of a score x (base 2) given its row's maximum: 2^(x - max), exactly 0 for a masked
+// score (-inf), and NaN for a NaN (a NaN query, key or bias, or maximum), which exp2NonPositive's clamp would make
+// 2^-125, a weight like any other: the row's sum turns NaN, and so does its output, as PyTorch's does. The
+// exponential is computed before the selects, whatever x is (see exp2NonPositive). F is a float or a Vector<V> of
+// them, as there.
 template <typename F>
 inline F weight(F x, float max) {
-  const F e = exp2NonPositive(x - max);
-  return x == -std::numeric_limits<float>::infinity() ? F{} : e;
+  const F d = x - max;
+  const F e = exp2NonPositive(d);
+  return x == -std::numeric_limits<float>::infinity() ? F{} : d == d ? e : d;
 }
 
 // Scores are transposed, sᵀ[key][query] with NR queries a row (one B panel of the micro-kernel), so every step
@@ -59,8 +62,8 @@ inline F weight(F x, float max) {
 // scaled and in base 2 (the queries were scaled by scale * log2(e)). For each query: its running maximum m and sum
 // l updated over these `keys` keys, s overwritten with 2^(s - m_new) (0 where -inf, i.e. masked), and alpha =
 // 2^(m_old - m_new), the factor for what was accumulated before. A query with nothing allowed so far keeps
-// m = -inf, alpha = 1 and zeros. Columns past the tile's queries hold finite scores of zero queries: computed,
-// never read.
+// m = -inf, alpha = 1 and zeros; a NaN score makes its query's sum NaN (weight), and with it the query's output.
+// Columns past the tile's queries hold scores of zero queries: computed, never read.
 // The maximum runs over vectors of V floats (the ISA's register width): written as a loop over the NR floats,
 // GCC left it scalar, the running maxima spilled to the stack at each key (SSE2), or a compare and a branch per score
 // (NEON). As written below, NEON's loop is a compare and a select per vector.
