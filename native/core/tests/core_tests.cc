@@ -246,6 +246,36 @@ static void testAttendRows(std::mt19937& rng, const Kernels& isa, int64_t T, int
   check(finite && worst < 2e-5, "attendRows against double precision", T, S, dk * 1000 + dv);
 }
 
+// NaN through query-by-query attention, as through the online softmax (testSoftmaxNaN): query 1 is NaN, key 2 holds
+// a NaN that query 0 may not attend, and query 3 may attend nothing. Rows 1, 2 and 4 come out NaN, probabilities
+// and context; row 0 finite, its probabilities summing to 1; row 3 zeros. Outputs poisoned with a finite value.
+static void testAttendRowsNaN(std::mt19937& rng, const Kernels& isa, int64_t S) {
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  const int64_t T = 5, dk = 19, dv = 21;
+  std::vector<float> q(T * dk), k(S * dk), v(S * dv);
+  for (auto& x : q) x = u(rng);
+  for (auto& x : k) x = u(rng);
+  for (auto& x : v) x = u(rng);
+  std::fill(q.begin() + dk, q.begin() + 2 * dk, NAN);
+  k[2 * dk + 7] = NAN;
+  std::vector<uint8_t> allowed(T * S, 1);
+  allowed[0 * S + 2] = 0;
+  std::fill(allowed.begin() + 3 * S, allowed.begin() + 4 * S, 0);
+  std::vector<float> out(T * dv, 7.0f), probs(T * S, 7.0f), work(attendRowsWorkFloats(S, dk) + 16);
+  isa.attendRows(q.data(), dk, k.data(), dk, v.data(), dv, T, S, dk, dv, 0.3f, allowed.data(), out.data(), dv,
+                 probs.data(), work.data());
+  auto all = [](const float* x, int64_t n, auto&& test) { return std::all_of(x, x + n, test); };
+  auto isNaN = [](float x) { return std::isnan(x); };
+  bool nanRows = true;
+  for (int64_t t : {1, 2, 4}) nanRows = nanRows && all(&out[t * dv], dv, isNaN) && all(&probs[t * S], S, isNaN);
+  double sum = 0;
+  for (int64_t s = 0; s < S; ++s) sum += probs[s];
+  const bool row0 = all(&out[0], dv, [](float x) { return std::isfinite(x); }) && std::fabs(sum - 1) < 1e-5;
+  const auto zero = [](float x) { return x == 0.0f; };
+  const bool row3 = all(&out[3 * dv], dv, zero) && all(&probs[3 * S], S, zero);
+  check(nanRows && row0 && row3, "attendRows: NaN reaches the rows that read it, and only them", S);
+}
+
 // Distance in units in the last place between two positive floats.
 static int64_t ulps(float a, float b) {
   int32_t ia, ib;
@@ -533,6 +563,7 @@ int main(int argc, char** argv) {
       testAttendRows(rng, *isa, 7, S, 67, 83, S % 2 == 1, false);
       testAttendRows(rng, *isa, 5, S, 64, 64, true, true);
       testAttendRows(rng, *isa, 1, S, 3, 5, false, false);
+      if (S >= 3) testAttendRowsNaN(rng, *isa, S);
     }
   }
   for (int64_t n : {1, 2, 17, 1000}) {
