@@ -351,13 +351,13 @@ static void testSoftmaxNaN(std::mt19937& rng, const Kernels& isa) {
   const std::vector<float> scores[2] = {blocks[0], blocks[1]};
   std::vector<float> m(nr, -INFINITY), l(nr, 0.0f), alpha(nr);
   bool nanWeights = true, zeros = true, finite = true;
-  for (auto& block : blocks) {
-    isa.onlineSoftmax(block.data(), keys, m.data(), l.data(), alpha.data());
+  for (int i = 0; i < 2; ++i) {
+    isa.onlineSoftmax(blocks[i].data(), keys, m.data(), l.data(), alpha.data());
     for (int64_t k = 0; k < keys; ++k) {
       for (int c = 0; c < nr; ++c) {
-        const float w = block[k * nr + c];
+        const float w = blocks[i][k * nr + c];
         if (c == 3) zeros = zeros && w == 0.0f;
-        else if (std::isnan(scores[&block - blocks][k * nr + c])) nanWeights = nanWeights && std::isnan(w);
+        else if (std::isnan(scores[i][k * nr + c])) nanWeights = nanWeights && std::isnan(w);
         else if (c > 3) finite = finite && std::isfinite(w);
       }
     }
