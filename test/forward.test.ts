@@ -418,8 +418,9 @@ describe('what hidden keys hold never reaches the output', () => {
 });
 
 // NaN in, NaN out, as PyTorch and Keras give it: a NaN query row, or a NaN key, value or bias entry that a query may
-// attend, makes that query's output row and its rows of scores NaN. Never a finite row that looks like an answer (the
-// output bias, or a NaN key weighted like any other). Every other row is what the same inputs give without the NaN.
+// attend, makes that query's output row NaN, and but for a value its rows of scores. Never a finite row that looks
+// like an answer (the output bias, or a NaN key weighted like any other). Every other row is what the same inputs
+// give without the NaN.
 describe('a NaN in an input reaches the rows that read it', () => {
   // What each row of the output (h null) and of each head's scores should be: all NaN, or 'clean', equal element
   // by element to the run without NaN, or 'either', unchecked (a value hidden from the row but not from every
@@ -483,6 +484,25 @@ describe('a NaN in an input reaches the rows that read it', () => {
         if (b === B - 1 && h === null) return 0 <= t + shift ? 'nan' : 'either';
         return 'clean';
       });
+  });
+
+  // A row with nothing to attend stays the output bias: a NaN value that its tile's other queries attend is weighted
+  // by 0 in its column of P V (0 times NaN is NaN), and that column must not reach the output.
+  it.each([
+    { path: 'tiles', B: 2, T: 40, S: 70, H: 2 },
+    { path: 'query by query', B: 2, T: 3, S: 30, H: 2 },
+    { path: 'keys as lanes', B: 2, T: 9, S: 12, H: 2 },
+  ])('not in a row with nothing to attend ($path)', async ({ B, T, S, H }) => {
+    const mha = new MultiHeadAttention({ numHeads: H, keyDim: 8, keyInputDim: 12, valueInputDim: 12 });
+    randomizeWeights(mha, 49);
+    const query = randomTensor([B, T, H * 8], 50);
+    const value = randomTensor([B, S, 12], 51);
+    const dirtyValue = new Float32Array(value.data);
+    dirtyValue[(S + 3) * 12 + 2] = NaN; // batch item 1, key 3: every query but query 1 attends it
+    const attentionMask = { data: new Uint8Array(T * S).fill(1).fill(0, S, 2 * S), shape: [T, S] };
+    const dirty = { value: new Tensor(dirtyValue, value.shape) };
+    await expectNaNRows(mha, query, query, { key: value, value, attentionMask }, dirty, S,
+      (b, t, h) => (b === 1 && t !== 1 && h === null ? 'nan' : 'clean'));
   });
 
   it.each([

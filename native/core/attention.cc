@@ -209,7 +209,8 @@ void attendTile(const Plan& p, const Tile& tile) {
     }
     if (keysSeen > 0) accumulateValues(p, tile.values, block, 0, keysSeen, outT, false);
     else std::fill(outT, outT + p.paddedValue * nr, 0.0f);
-    std::fill(rowSum, rowSum + nr, 1.0f);  // already normalized
+    // Already normalized: a sum of 1, but 0 still where nothing was attended (its zeros are written below).
+    for (int64_t c = 0; c < tile.rows; ++c) rowSum[c] = alpha[c] == 0 ? 0.0f : 1.0f;
   } else {
     // Flash-style: a block of keys at a time, the online softmax, Oᵀ rescaled as maxima grow, never more than
     // [blockKeys, NR] scores in memory.
@@ -236,7 +237,8 @@ void attendTile(const Plan& p, const Tile& tile) {
     if (first) std::fill(outT, outT + p.paddedValue * nr, 0.0f);  // every block masked: nothing attended
   }
 
-  // Normalize once and transpose back into the context; a query that attended nothing has sum 0: zeros. One that
+  // Normalize once and transpose back into the context; a query that attended nothing has sum 0: zeros, written as
+  // such (its Oᵀ column is NaN where another query of the tile attends a NaN value, which it weighted by 0). One that
   // met a NaN has sum NaN (its Oᵀ column is NaN already).
   for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] == 0 ? 0.0f : 1.0f / rowSum[c];
   // Oᵀ goes back NR dimensions at a time through the kernel that transposes the queries (dimensions as its rows,
@@ -251,7 +253,11 @@ void attendTile(const Plan& p, const Tile& tile) {
       float* __restrict row = context + c * a.contextStride + d0;
       const float* __restrict from = staged + c * nr;
       const float scale = alpha[c];
-      for (int64_t r = 0; r < n; ++r) row[r] = from[r] * scale;
+      if (scale == 0.0f) {
+        std::fill(row, row + n, 0.0f);
+      } else {
+        for (int64_t r = 0; r < n; ++r) row[r] = from[r] * scale;
+      }
     }
   }
 }
