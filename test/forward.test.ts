@@ -379,15 +379,21 @@ describe('rows with nothing to attend', () => {
   });
 });
 
+// One shape for each path through the attention core: tiles with a task per (batch, head) pair, tiles over pairs
+// packed first and shared, query by query with a dot product per key, keys as the lanes of vectors (16 of them, or
+// one vector's). Every batch has a second item, for the tests below that single one out.
+const attentionPaths = [
+  { path: 'tiles, a task per pair', B: 8, T: 40, S: 150, H: 4 },
+  { path: 'tiles, shared packing', B: 2, T: 40, S: 70, H: 2 },
+  { path: 'query by query', B: 2, T: 3, S: 30, H: 2 },
+  { path: 'keys as lanes', B: 2, T: 9, S: 12, H: 2 },
+  { path: 'keys in one vector', B: 2, T: 6, S: 5, H: 2 },
+];
+
 // Padding is often memory never written (Buffer.allocUnsafe): NaN and Inf. A key that keyPaddingMask marks as
 // padding, or that attentionMask hides from every query, gets a weight of exactly 0, and 0 * NaN would still be NaN.
 describe('what hidden keys hold never reaches the output', () => {
-  it.each([
-    { path: 'tiles, a task per pair', B: 8, T: 40, S: 150, H: 4 },
-    { path: 'tiles, shared packing', B: 1, T: 40, S: 70, H: 2 },
-    { path: 'query by query', B: 2, T: 3, S: 30, H: 2 },
-    { path: 'keys as lanes', B: 2, T: 9, S: 12, H: 2 },
-  ])('$path: B=$B T=$T S=$S H=$H', async ({ B, T, S, H }) => {
+  it.each(attentionPaths)('$path: B=$B T=$T S=$S H=$H', async ({ B, T, S, H }) => {
     const mha = new MultiHeadAttention({ numHeads: H, keyDim: 8, valueInputDim: 12 });
     randomizeWeights(mha, 31);
     const query = randomTensor([B, T, H * 8], 32);
@@ -455,13 +461,7 @@ describe('a NaN in an input reaches the rows that read it', () => {
     }
   }
 
-  it.each([
-    { path: 'tiles, a task per pair', B: 8, T: 40, S: 150, H: 4 },
-    { path: 'tiles, shared packing', B: 1, T: 40, S: 70, H: 2 },
-    { path: 'query by query', B: 2, T: 3, S: 30, H: 2 },
-    { path: 'keys as lanes', B: 2, T: 9, S: 12, H: 2 },
-    { path: 'keys in one vector', B: 2, T: 6, S: 5, H: 2 },
-  ])('$path: B=$B T=$T S=$S H=$H', async ({ B, T, S, H }) => {
+  it.each(attentionPaths)('$path: B=$B T=$T S=$S H=$H', async ({ B, T, S, H }) => {
     const mha = new MultiHeadAttention({ numHeads: H, keyDim: 8, keyInputDim: 10, valueInputDim: 12 });
     randomizeWeights(mha, 41);
     const query = randomTensor([B, T, H * 8], 42);
@@ -488,11 +488,7 @@ describe('a NaN in an input reaches the rows that read it', () => {
 
   // A row with nothing to attend stays the output bias: a NaN value that its tile's other queries attend is weighted
   // by 0 in its column of P V (0 times NaN is NaN), and that column must not reach the output.
-  it.each([
-    { path: 'tiles', B: 2, T: 40, S: 70, H: 2 },
-    { path: 'query by query', B: 2, T: 3, S: 30, H: 2 },
-    { path: 'keys as lanes', B: 2, T: 9, S: 12, H: 2 },
-  ])('not in a row with nothing to attend ($path)', async ({ B, T, S, H }) => {
+  it.each(attentionPaths)('not in a row with nothing to attend ($path)', async ({ B, T, S, H }) => {
     const mha = new MultiHeadAttention({ numHeads: H, keyDim: 8, keyInputDim: 12, valueInputDim: 12 });
     randomizeWeights(mha, 49);
     const query = randomTensor([B, T, H * 8], 50);
