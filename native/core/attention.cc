@@ -184,6 +184,12 @@ void attendTile(const Plan& p, const Tile& tile) {
     }
   };
 
+  // Each query's factor from its sum: 1 / sum; 0 for a query that attended nothing (sum 0), whose zeros are then
+  // written as such; NaN for one that met a NaN, whose whole row (scores, context) turns NaN, as softmax gives it.
+  auto normalizers = [&] {
+    for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] == 0 ? 0.0f : 1.0f / rowSum[c];
+  };
+
   if (a.scores) {
     // Scores asked for: Sᵀ for every key at once, one softmax, normalized, written out transposed; then P V.
     for (int64_t s0 = 0; s0 < S; s0 += p.blockKeys) {
@@ -199,8 +205,7 @@ void attendTile(const Plan& p, const Tile& tile) {
     }
     p.k.onlineSoftmax(block, S, rowMax, rowSum, alpha);
     float* scores = a.headScores(tile.b, tile.h) + tile.t0 * S;
-    // A NaN sum (a NaN score met) makes its whole row NaN, as softmax gives it, masked keys included.
-    for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] == 0 ? 0.0f : 1.0f / rowSum[c];
+    normalizers();
     // Query by query: each query's row of scores written in order. Key by key across the queries (stores to 16 rows
     // at once), attendTile took 27% of a T=2048 forward's perf samples with scores; now 9%.
     for (int64_t c = 0; c < tile.rows; ++c) {
@@ -237,10 +242,9 @@ void attendTile(const Plan& p, const Tile& tile) {
     if (first) std::fill(outT, outT + p.paddedValue * nr, 0.0f);  // every block masked: nothing attended
   }
 
-  // Normalize once and transpose back into the context; a query that attended nothing has sum 0: zeros, written as
-  // such (its Oᵀ column is NaN where another query of the tile attends a NaN value, which it weighted by 0). One that
-  // met a NaN has sum NaN (its Oᵀ column is NaN already).
-  for (int64_t c = 0; c < tile.rows; ++c) alpha[c] = rowSum[c] == 0 ? 0.0f : 1.0f / rowSum[c];
+  // Normalize once and transpose back into the context. A query that attended nothing gets zeros written, not its
+  // Oᵀ column times 0: that column is NaN where another query of the tile attends a NaN value, weighted 0 in it.
+  normalizers();
   // Oᵀ goes back NR dimensions at a time through the kernel that transposes the queries (dimensions as its rows,
   // queries as its columns), into `staged` [rows][NR] (the scores block, free now), then scaled into the context.
   // Element by element, a scalar gather from Oᵀ per float, this was most of attendTile's own time: attention alone
